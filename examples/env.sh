@@ -1,0 +1,3 @@
+#!/bin/sh
+# Shows the CGI environment the session runs with.
+env | sort

@@ -1,0 +1,757 @@
+/*
+ * The main thread's side of a session: the child process, its three pipes
+ * and its kill schedule. A child object outlives its session when the
+ * process group lingers, so that nothing it started escapes the schedule.
+ *
+ * Life cycle: spawned when the handshake completes; the session ends for
+ * the child once the leader is reaped and its stdout reached EOF, so every
+ * byte it wrote is queued before the close frame. The object itself goes
+ * once stderr is drained and the group is gone or has been sent SIGKILL.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/queue.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+
+#include "child.h"
+#include "config.h"
+#include "framing.h"
+#include "log.h"
+#include "server.h"
+#include "session.h"
+#include "status.h"
+
+#define PID_BUCKETS	1024
+#define READ_CHUNK	65536
+#define ERRLINE_MAX	4096
+
+enum kill_stage {
+	KILL_NONE,	/* nothing sent yet */
+	KILL_TERM,	/* SIGTERM sent, SIGKILL next */
+	KILL_DONE,	/* SIGKILL sent, or the group is gone */
+};
+
+struct child {
+	struct server		*srv;
+	struct session		*s;		/* NULL once the session ended */
+	uint64_t		 session_id;
+	pid_t			 pid;		/* also the process group */
+	int			 in_fd, out_fd, err_fd;
+	struct event		*in_ev, *out_ev, *err_ev, *kill_ev;
+	char			*outbuf;	/* line mode: partial line */
+	size_t			 outlen, outcap;
+	char			 errbuf[ERRLINE_MAX];
+	size_t			 errlen;
+	bool			 reaped;
+	bool			 hup_sent;
+	int			 wstatus;
+	enum kill_stage		 stage;
+	struct child		*hash_next;
+	TAILQ_ENTRY(child)	 entry;
+};
+
+struct children {
+	struct child		*buckets[PID_BUCKETS];
+	TAILQ_HEAD(, child)	 all;
+	unsigned		 count;
+	char			 scratch[READ_CHUNK];
+};
+
+static void	 child_check_done(struct child *);
+static void	 child_maybe_free(struct child *);
+
+struct children *
+children_create(void)
+{
+	struct children	*ch;
+
+	if ((ch = calloc(1, sizeof *ch)) == NULL)
+		return NULL;
+	TAILQ_INIT(&ch->all);
+	return ch;
+}
+
+void
+children_free(struct children *ch)
+{
+	free(ch);
+}
+
+unsigned
+children_count(const struct children *ch)
+{
+	return ch->count;
+}
+
+static struct child **
+bucket(struct children *ch, pid_t pid)
+{
+	return &ch->buckets[(unsigned)pid % PID_BUCKETS];
+}
+
+static struct child *
+children_find(struct children *ch, pid_t pid)
+{
+	struct child	*c;
+
+	for (c = *bucket(ch, pid); c != NULL; c = c->hash_next) {
+		if (c->pid == pid)
+			return c;
+	}
+	return NULL;
+}
+
+static void
+children_add(struct children *ch, struct child *c)
+{
+	struct child	**b = bucket(ch, c->pid);
+
+	c->hash_next = *b;
+	*b = c;
+	TAILQ_INSERT_TAIL(&ch->all, c, entry);
+	ch->count++;
+}
+
+static void
+children_remove(struct children *ch, struct child *c)
+{
+	struct child	**p;
+
+	for (p = bucket(ch, c->pid); *p != NULL; p = &(*p)->hash_next) {
+		if (*p == c) {
+			*p = c->hash_next;
+			break;
+		}
+	}
+	TAILQ_REMOVE(&ch->all, c, entry);
+	ch->count--;
+}
+
+static int
+set_nonblocking(int fd)
+{
+	int	 flags;
+
+	if ((flags = fcntl(fd, F_GETFL)) == -1)
+		return -1;
+	return fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+}
+
+static void
+close_fd(int *fd)
+{
+	if (*fd >= 0) {
+		close(*fd);
+		*fd = -1;
+	}
+}
+
+/* Signals the whole group, so a shell script's own children hear it too. */
+static void
+signal_group(struct child *c, int sig)
+{
+	if (kill(-c->pid, sig) == -1 && errno != ESRCH)
+		log_error("session=%llu kill(-%ld, %s): %s",
+		    (unsigned long long)c->session_id, (long)c->pid,
+		    status_signame(sig), strerror(errno));
+	else
+		log_debug("session=%llu sent %s to process group %ld",
+		    (unsigned long long)c->session_id, status_signame(sig),
+		    (long)c->pid);
+}
+
+static bool
+group_alive(struct child *c)
+{
+	return kill(-c->pid, 0) == 0 || errno == EPERM;
+}
+
+static void
+arm_kill_timer(struct child *c)
+{
+	struct timeval	 tv;
+	unsigned	 ms = c->srv->cfg->closems;
+
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (ms % 1000) * 1000;
+	evtimer_add(c->kill_ev, &tv);
+}
+
+/* Starts the kill schedule unless it already runs. */
+static void
+start_grace(struct child *c)
+{
+	if (c->stage == KILL_NONE && !evtimer_pending(c->kill_ev, NULL))
+		arm_kill_timer(c);
+}
+
+/* EOF on the child's stdin: whatever was queued for it is dropped. */
+static void
+child_close_stdin(struct child *c)
+{
+	struct session	*s = c->s;
+	bool		 wake_net = false;
+
+	if (c->in_fd < 0)
+		return;
+	event_del(c->in_ev);
+	close_fd(&c->in_fd);
+	if (s != NULL) {
+		session_lock(s);
+		s->stdin_closed = true;
+		evbuffer_drain(s->to_child, evbuffer_get_length(s->to_child));
+		s->to_child_ready = 0;
+		wake_net = s->rx_paused;
+		session_unlock(s);
+		if (wake_net)
+			session_wake_net(s);
+	}
+	start_grace(c);
+}
+
+/*
+ * The grace after stdin closed ran out: SIGTERM, then after a second grace
+ * SIGKILL. A child that closed stdout but lives gets its client's close
+ * here, since nothing more can come from it.
+ */
+static void
+on_kill_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct child	*c = arg;
+	struct session	*s = c->s;
+
+	(void)fd;
+	(void)what;
+	if (c->reaped && !group_alive(c)) {
+		c->stage = KILL_DONE;
+		child_maybe_free(c);
+		return;
+	}
+	if (c->stage == KILL_NONE) {
+		if (s != NULL && c->out_fd < 0 && !c->reaped) {
+			session_lock(s);
+			if (!s->client_gone)
+				session_set_close(s, CLOSED_CHILD, 1000,
+				    "stdout closed");
+			s->output_done = true;
+			session_unlock(s);
+			session_wake_net(s);
+		}
+		signal_group(c, SIGTERM);
+		c->stage = KILL_TERM;
+		arm_kill_timer(c);
+		return;
+	}
+	signal_group(c, SIGKILL);
+	c->stage = KILL_DONE;
+	child_maybe_free(c);
+}
+
+/* Queues one message for the client; the caller holds the session lock. */
+static void
+queue_record(struct session *s, int opcode, const char *data, size_t len)
+{
+	unsigned char	 hdr[RECORD_HDR];
+
+	framing_put_record(hdr, opcode, (uint32_t)len);
+	evbuffer_add(s->to_client, hdr, sizeof hdr);
+	evbuffer_add(s->to_client, data, len);
+	s->msgs_out++;
+	s->bytes_out += len;
+}
+
+/* Line mode: every complete line becomes a message; eof flushes the rest. */
+static size_t
+queue_lines(struct child *c, struct session *s, bool eof)
+{
+	size_t	 off = 0, msglen, used, max = c->srv->cfg->max_message;
+	size_t	 queued = 0;
+
+	while (framing_next_line(c->outbuf + off, c->outlen - off, max, eof,
+	    &msglen, &used)) {
+		if (!s->client_gone)
+			queue_record(s, utf8_valid(c->outbuf + off, msglen) ?
+			    RECORD_TEXT : RECORD_BINARY, c->outbuf + off,
+			    msglen);
+		off += used;
+		queued++;
+	}
+	memmove(c->outbuf, c->outbuf + off, c->outlen - off);
+	c->outlen -= off;
+	return queued;
+}
+
+static int
+grow_outbuf(struct child *c)
+{
+	size_t	 limit = c->srv->cfg->max_message + 1, cap;
+	char	*p;
+
+	cap = c->outcap == 0 ? READ_CHUNK : c->outcap * 2;
+	if (cap > limit)
+		cap = limit;
+	if (cap < READ_CHUNK)
+		cap = READ_CHUNK;
+	if ((p = realloc(c->outbuf, cap)) == NULL)
+		return -1;
+	c->outbuf = p;
+	c->outcap = cap;
+	return 0;
+}
+
+/* Reads one chunk of stdout: n > 0 data, 0 EOF, -1 nothing now. */
+static ssize_t
+read_stdout(struct child *c, char **data)
+{
+	ssize_t	 n;
+
+	if (c->srv->cfg->binary) {
+		*data = c->srv->children->scratch;
+		n = read(c->out_fd, *data, READ_CHUNK);
+	} else {
+		if (c->outlen == c->outcap && grow_outbuf(c) != 0) {
+			log_error("session=%llu out of memory for a line",
+			    (unsigned long long)c->session_id);
+			return 0;
+		}
+		*data = c->outbuf + c->outlen;
+		n = read(c->out_fd, *data, c->outcap - c->outlen);
+	}
+	if (n == -1 && errno != EAGAIN && errno != EINTR) {
+		log_error("session=%llu read stdout: %s",
+		    (unsigned long long)c->session_id, strerror(errno));
+		return 0;
+	}
+	return n;
+}
+
+static void
+on_stdout(evutil_socket_t fd, short what, void *arg)
+{
+	struct child	*c = arg;
+	struct session	*s = c->s;
+	char		*data;
+	ssize_t		 n;
+	bool		 was_empty, pause = false, eof;
+
+	(void)fd;
+	(void)what;
+	if ((n = read_stdout(c, &data)) == -1)
+		return;
+	eof = n == 0;
+	if (s != NULL) {
+		session_lock(s);
+		was_empty = evbuffer_get_length(s->to_client) == 0;
+		if (c->srv->cfg->binary) {
+			if (n > 0 && !s->client_gone)
+				queue_record(s, RECORD_BINARY, data, (size_t)n);
+		} else {
+			c->outlen += n > 0 ? (size_t)n : 0;
+			queue_lines(c, s, eof);
+		}
+		if (!eof && !s->client_gone &&
+		    evbuffer_get_length(s->to_client) >= c->srv->cfg->queue_limit)
+			pause = s->stdout_paused = true;
+		if (evbuffer_get_length(s->to_client) == 0)
+			was_empty = false;
+		session_unlock(s);
+		if (was_empty)
+			session_wake_net(s);
+	}
+	if (pause)
+		event_del(c->out_ev);
+	if (eof) {
+		event_del(c->out_ev);
+		close_fd(&c->out_fd);
+		/* Nothing more can come: stdin too, then the schedule. */
+		child_close_stdin(c);
+		child_check_done(c);
+	}
+}
+
+/* Each stderr line goes to the log, tagged with its session. */
+static void
+on_stderr(evutil_socket_t fd, short what, void *arg)
+{
+	struct child	*c = arg;
+	size_t		 off = 0, msglen, used;
+	ssize_t		 n;
+	bool		 eof;
+
+	(void)what;
+	n = read(fd, c->errbuf + c->errlen, sizeof c->errbuf - c->errlen);
+	if (n == -1 && (errno == EAGAIN || errno == EINTR))
+		return;
+	eof = n <= 0;
+	c->errlen += n > 0 ? (size_t)n : 0;
+	while (framing_next_line(c->errbuf + off, c->errlen - off,
+	    sizeof c->errbuf - 1, eof, &msglen, &used)) {
+		log_error("session=%llu stderr: %.*s",
+		    (unsigned long long)c->session_id, (int)msglen,
+		    c->errbuf + off);
+		off += used;
+	}
+	memmove(c->errbuf, c->errbuf + off, c->errlen - off);
+	c->errlen -= off;
+	if (eof) {
+		event_del(c->err_ev);
+		close_fd(&c->err_fd);
+		child_maybe_free(c);
+	}
+}
+
+static void
+on_stdin_writable(evutil_socket_t fd, short what, void *arg)
+{
+	struct child	*c = arg;
+	struct session	*s = c->s;
+	size_t		 limit = c->srv->cfg->queue_limit;
+	bool		 wake_net = false, idle = false, broken = false;
+	int		 n;
+
+	(void)what;
+	if (s == NULL) {
+		child_close_stdin(c);
+		return;
+	}
+	session_lock(s);
+	n = evbuffer_write_atmost(s->to_child, fd, (ev_ssize_t)s->to_child_ready);
+	if (n > 0) {
+		s->to_child_ready -= (size_t)n;
+		if (s->rx_paused && s->to_child_ready < limit / 2)
+			wake_net = true;
+	} else if (n == -1 && errno != EAGAIN && errno != EINTR)
+		broken = true;
+	idle = s->to_child_ready == 0;
+	session_unlock(s);
+	if (wake_net)
+		session_wake_net(s);
+	if (broken) {
+		/* EPIPE: the child closed its stdin; input has nowhere to go. */
+		log_debug("session=%llu write stdin: %s",
+		    (unsigned long long)c->session_id, strerror(errno));
+		child_close_stdin(c);
+	} else if (idle) {
+		event_del(c->in_ev);
+		child_service(c->srv, s);
+	}
+}
+
+/*
+ * The leader is reaped and stdout reached EOF: every byte the child wrote is
+ * queued, so the session can close with its status, and the main side lets
+ * go of the session.
+ */
+static void
+child_check_done(struct child *c)
+{
+	struct session	*s = c->s;
+	char		 reason[64];
+
+	if (!c->reaped || c->out_fd >= 0 || s == NULL)
+		return;
+	child_close_stdin(c);
+	status_close_reason(c->wstatus, reason, sizeof reason);
+	session_lock(s);
+	s->exited = true;
+	s->wstatus = c->wstatus;
+	if (!s->client_gone)
+		session_set_close(s, CLOSED_CHILD,
+		    status_close_code(c->wstatus), reason);
+	s->output_done = true;
+	s->child = NULL;
+	s->main_done = true;
+	session_unlock(s);
+	session_wake_net(s);
+	c->s = NULL;
+	session_unref(s);
+	free(c->outbuf);
+	c->outbuf = NULL;
+	c->outlen = c->outcap = 0;
+	/* Anything the leader left in its group gets the schedule too. */
+	if (group_alive(c))
+		start_grace(c);
+	else {
+		event_del(c->kill_ev);
+		c->stage = KILL_DONE;
+	}
+	child_maybe_free(c);
+}
+
+static void
+child_maybe_free(struct child *c)
+{
+	if (c->s != NULL || c->out_fd >= 0 || c->err_fd >= 0 ||
+	    c->stage != KILL_DONE || !c->reaped)
+		return;
+	children_remove(c->srv->children, c);
+	event_free(c->in_ev);
+	event_free(c->out_ev);
+	event_free(c->err_ev);
+	event_free(c->kill_ev);
+	close_fd(&c->in_fd);
+	free(c->outbuf);
+	free(c);
+}
+
+void
+children_reap(struct server *srv)
+{
+	struct child	*c;
+	pid_t		 pid;
+	int		 st;
+
+	/* waitpid(-1): as PID 1 in a container, orphans land here too. */
+	while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
+		if ((c = children_find(srv->children, pid)) == NULL)
+			continue;
+		c->reaped = true;
+		c->wstatus = st;
+		log_debug("session=%llu pid %ld ended: status %d",
+		    (unsigned long long)c->session_id, (long)pid, st);
+		if (c->out_fd >= 0)
+			start_grace(c);	/* a group member holds stdout */
+		child_check_done(c);
+		if (c->s == NULL && !group_alive(c) &&
+		    c->stage != KILL_DONE) {
+			event_del(c->kill_ev);
+			c->stage = KILL_DONE;
+		}
+		child_maybe_free(c);
+	}
+}
+
+static int
+spawn_process(struct server *srv, struct session *s, int fds[3], pid_t *pid)
+{
+	const struct config		*cfg = srv->cfg;
+	posix_spawn_file_actions_t	 fa;
+	posix_spawnattr_t		 attr;
+	sigset_t			 all, none;
+	int				 error;
+
+	sigfillset(&all);
+	sigemptyset(&none);
+	if ((error = posix_spawn_file_actions_init(&fa)) != 0)
+		return error;
+	if ((error = posix_spawnattr_init(&attr)) != 0) {
+		posix_spawn_file_actions_destroy(&fa);
+		return error;
+	}
+	/* Our ends are close-on-exec; dup2 clears the flag on 0, 1 and 2. */
+	if ((error = posix_spawn_file_actions_adddup2(&fa, fds[0], 0)) == 0 &&
+	    (error = posix_spawn_file_actions_adddup2(&fa, fds[1], 1)) == 0 &&
+	    (error = posix_spawn_file_actions_adddup2(&fa, fds[2], 2)) == 0 &&
+	    (error = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP |
+	    POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF)) == 0 &&
+	    (error = posix_spawnattr_setpgroup(&attr, 0)) == 0 &&
+	    (error = posix_spawnattr_setsigmask(&attr, &none)) == 0 &&
+	    (error = posix_spawnattr_setsigdefault(&attr, &all)) == 0)
+		error = posix_spawn(pid, cfg->command_path, &fa, &attr,
+		    cfg->command, s->envp);
+	posix_spawnattr_destroy(&attr);
+	posix_spawn_file_actions_destroy(&fa);
+	return error;
+}
+
+static int
+make_pipes(int in[2], int out[2], int err[2])
+{
+	in[0] = in[1] = out[0] = out[1] = err[0] = err[1] = -1;
+	if (pipe2(in, O_CLOEXEC) == -1 || pipe2(out, O_CLOEXEC) == -1 ||
+	    pipe2(err, O_CLOEXEC) == -1)
+		return -1;
+	/* Only our ends: the child gets ordinary blocking pipes. */
+	if (set_nonblocking(in[1]) == -1 || set_nonblocking(out[0]) == -1 ||
+	    set_nonblocking(err[0]) == -1)
+		return -1;
+	return 0;
+}
+
+static void
+close_pipes(int in[2], int out[2], int err[2])
+{
+	close_fd(&in[0]); close_fd(&in[1]);
+	close_fd(&out[0]); close_fd(&out[1]);
+	close_fd(&err[0]); close_fd(&err[1]);
+}
+
+static struct child *
+child_new(struct server *srv, struct session *s, pid_t pid, int in, int out,
+    int err)
+{
+	struct child	*c;
+
+	if ((c = calloc(1, sizeof *c)) == NULL)
+		return NULL;
+	c->srv = srv;
+	c->s = s;
+	c->session_id = s->id;
+	c->pid = pid;
+	c->in_fd = in;
+	c->out_fd = out;
+	c->err_fd = err;
+	c->in_ev = event_new(srv->base, in, EV_WRITE | EV_PERSIST,
+	    on_stdin_writable, c);
+	c->out_ev = event_new(srv->base, out, EV_READ | EV_PERSIST, on_stdout, c);
+	c->err_ev = event_new(srv->base, err, EV_READ | EV_PERSIST, on_stderr, c);
+	c->kill_ev = evtimer_new(srv->base, on_kill_timer, c);
+	if (c->in_ev == NULL || c->out_ev == NULL || c->err_ev == NULL ||
+	    c->kill_ev == NULL || event_add(c->out_ev, NULL) == -1 ||
+	    event_add(c->err_ev, NULL) == -1) {
+		if (c->in_ev) event_free(c->in_ev);
+		if (c->out_ev) event_free(c->out_ev);
+		if (c->err_ev) event_free(c->err_ev);
+		if (c->kill_ev) event_free(c->kill_ev);
+		free(c);
+		return NULL;
+	}
+	return c;
+}
+
+/* Ends a session whose child never ran: the client hears why. */
+static void
+spawn_failed(struct session *s, const char *why)
+{
+	log_error("session=%llu cannot run command: %s",
+	    (unsigned long long)s->id, why);
+	session_lock(s);
+	session_set_close(s, CLOSED_CHILD, 1011, "cannot run command");
+	s->output_done = true;
+	s->main_done = true;
+	session_unlock(s);
+	session_wake_net(s);
+	session_unref(s);
+}
+
+static void
+child_spawn(struct server *srv, struct session *s)
+{
+	struct child	*c;
+	int		 in[2], out[2], err[2], fds[3], error;
+	pid_t		 pid;
+
+	if (make_pipes(in, out, err) == -1) {
+		error = errno;
+		close_pipes(in, out, err);
+		spawn_failed(s, strerror(error));
+		return;
+	}
+	fds[0] = in[0];
+	fds[1] = out[1];
+	fds[2] = err[1];
+	error = spawn_process(srv, s, fds, &pid);
+	close_fd(&in[0]);
+	close_fd(&out[1]);
+	close_fd(&err[1]);
+	if (error != 0) {
+		close_pipes(in, out, err);
+		spawn_failed(s, strerror(error));
+		return;
+	}
+	if ((c = child_new(srv, s, pid, in[1], out[0], err[0])) == NULL) {
+		/* It runs, but we cannot watch it: stop it now. */
+		kill(-pid, SIGKILL);
+		close_pipes(in, out, err);
+		spawn_failed(s, "out of memory");
+		return;
+	}
+	children_add(srv->children, c);
+	session_lock(s);
+	s->spawned = true;
+	s->pid = pid;
+	s->child = c;
+	session_unlock(s);
+	log_info("session=%llu remote=%s path=%s pid=%ld started",
+	    (unsigned long long)s->id, s->remote, s->target, (long)pid);
+	child_service(srv, s);
+}
+
+/* Before a child exists: spawn it, or let go if the client already left. */
+static void
+service_unspawned(struct server *srv, struct session *s)
+{
+	bool	 spawn, gone;
+
+	session_lock(s);
+	spawn = s->established && !s->client_gone && !s->shutdown;
+	gone = s->client_gone || s->shutdown;
+	if (!spawn && gone)
+		s->main_done = true;
+	session_unlock(s);
+	if (spawn && !srv->stopping)
+		child_spawn(srv, s);
+	else if (gone)
+		session_unref(s);
+}
+
+/*
+ * Called whenever the network side changed something: new input, the client
+ * gone, room again in the queue to the client.
+ */
+void
+child_service(struct server *srv, struct session *s)
+{
+	struct child	*c = s->child;
+	size_t		 limit = srv->cfg->queue_limit;
+	bool		 gone, abnormal, resume, has_input;
+
+	if (s->main_done)
+		return;
+	if (c == NULL) {
+		service_unspawned(srv, s);
+		return;
+	}
+	session_lock(s);
+	gone = s->client_gone;
+	abnormal = gone && (s->closed_by == CLOSED_NETWORK ||
+	    s->closed_by == CLOSED_PROTOCOL);
+	has_input = s->to_child_ready > 0;
+	resume = s->stdout_paused &&
+	    (gone || evbuffer_get_length(s->to_client) < limit / 2);
+	if (resume)
+		s->stdout_paused = false;
+	session_unlock(s);
+	if (abnormal && !c->hup_sent) {
+		c->hup_sent = true;
+		signal_group(c, SIGHUP);
+	}
+	if (c->in_fd >= 0) {
+		if (has_input)
+			event_add(c->in_ev, NULL);
+		else if (gone)
+			child_close_stdin(c);
+	}
+	if (resume && c->out_fd >= 0)
+		event_add(c->out_ev, NULL);
+}
+
+/* The server is stopping: every child gets EOF, then the schedule. */
+void
+children_shutdown(struct server *srv)
+{
+	struct child	*c;
+
+	TAILQ_FOREACH(c, &srv->children->all, entry)
+		child_close_stdin(c);
+}
+
+/* The stop took too long: nothing may outlive the server. */
+void
+children_kill_all(struct server *srv)
+{
+	struct child	*c;
+
+	TAILQ_FOREACH(c, &srv->children->all, entry) {
+		if (c->stage != KILL_DONE)
+			signal_group(c, SIGKILL);
+	}
+}

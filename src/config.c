@@ -1,0 +1,362 @@
+/*
+ * Flags spelled as websocketd spells them: --opt=value, --opt value, and the
+ * single-dash forms Go's flag package accepts, so existing command lines keep
+ * working. Parsing is pure (no I/O) so it can be unit-tested; errors come back
+ * as one line of text for main to print.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "config.h"
+
+const char config_usage[] =
+"Usage: wsbridge [OPTIONS] COMMAND [ARGS...]\n"
+"Serve COMMAND over WebSocket: each connection runs it, stdin and stdout\n"
+"wired to the socket.\n"
+"\n"
+"Options (--opt=value, --opt value, or -opt=value):\n"
+"  --port=PORT            TCP port to listen on (default 80; 0 picks a free one)\n"
+"  --address=ADDR         address to bind, repeatable; IPv6 in brackets [::1]\n"
+"                         (default: every interface)\n"
+"  --binary[=BOOL]        raw bytes both ways instead of one message per line\n"
+"  --passenv=VAR[,VAR...] server environment variables the child may see\n"
+"                         (default PATH,LD_LIBRARY_PATH)\n"
+"  --closems=MS           grace after the child's stdin closes before SIGTERM,\n"
+"                         and again before SIGKILL (default 1000)\n"
+"  --maxframesize=BYTES   largest message accepted (close 1009 beyond), and\n"
+"                         longest line sent before it is split (default 16 MiB)\n"
+"  --loglevel=LEVEL       debug, trace, access, info, error or fatal\n"
+"                         (default access)\n"
+"  --help                 show this help and exit\n"
+"  --version              show the version and exit\n"
+"  --license              show the license and exit\n"
+"\n"
+"A child that exits closes its WebSocket with 1000 (exit 0), 4000+N (exit N)\n"
+"or 4128+S (killed by signal S). See wsbridge(1).\n";
+
+enum flag_kind { FLAG_BOOL, FLAG_VALUE };
+
+enum flag_id {
+	F_PORT, F_ADDRESS, F_BINARY, F_PASSENV, F_CLOSEMS, F_MAXFRAMESIZE,
+	F_LOGLEVEL, F_HELP, F_VERSION, F_LICENSE,
+};
+
+static const struct flag {
+	const char	*name;
+	enum flag_id	 id;
+	enum flag_kind	 kind;
+} flags[] = {
+	{ "port", F_PORT, FLAG_VALUE },
+	{ "address", F_ADDRESS, FLAG_VALUE },
+	{ "binary", F_BINARY, FLAG_BOOL },
+	{ "passenv", F_PASSENV, FLAG_VALUE },
+	{ "closems", F_CLOSEMS, FLAG_VALUE },
+	{ "maxframesize", F_MAXFRAMESIZE, FLAG_VALUE },
+	{ "loglevel", F_LOGLEVEL, FLAG_VALUE },
+	{ "help", F_HELP, FLAG_BOOL },
+	{ "version", F_VERSION, FLAG_BOOL },
+	{ "license", F_LICENSE, FLAG_BOOL },
+};
+
+static const char *level_names[] = {
+	"debug", "trace", "access", "info", "error", "fatal",
+};
+
+static int
+fail(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+int
+config_parse_loglevel(const char *s, enum log_level *level)
+{
+	size_t	 i;
+
+	for (i = 0; i < sizeof level_names / sizeof level_names[0]; i++) {
+		if (strcasecmp(s, level_names[i]) == 0) {
+			*level = (enum log_level)i;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+const char *
+config_loglevel_name(enum log_level level)
+{
+	return level_names[level];
+}
+
+static int
+parse_bool(const char *s, bool *b)
+{
+	if (strcasecmp(s, "true") == 0 || strcmp(s, "1") == 0 ||
+	    strcasecmp(s, "yes") == 0 || strcasecmp(s, "t") == 0) {
+		*b = true;
+		return 0;
+	}
+	if (strcasecmp(s, "false") == 0 || strcmp(s, "0") == 0 ||
+	    strcasecmp(s, "no") == 0 || strcasecmp(s, "f") == 0) {
+		*b = false;
+		return 0;
+	}
+	return -1;
+}
+
+static int
+parse_number(const char *s, unsigned long long max, unsigned long long *out)
+{
+	char			*end;
+	unsigned long long	 v;
+
+	if (*s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+/* "127.0.0.1", "[::1]" or "localhost"; brackets only around IPv6. */
+static int
+check_address(const char *a)
+{
+	size_t	 n = strlen(a);
+
+	if (n == 0 || n > 255)
+		return -1;
+	if (a[0] == '[')
+		return (n > 2 && a[n - 1] == ']' &&
+		    strchr(a + 1, '[') == NULL) ? 0 : -1;
+	return strpbrk(a, "[] /") == NULL ? 0 : -1;
+}
+
+static int
+set_passenv(struct config *c, const char *list, char *err, size_t errlen)
+{
+	char	*s, *name, *save = NULL;
+	size_t	 n = 0;
+
+	free(c->passenv_buf);
+	if ((c->passenv_buf = strdup(list)) == NULL)
+		return fail(err, errlen, "out of memory");
+	for (s = c->passenv_buf; (name = strtok_r(s, ",", &save)) != NULL;
+	    s = NULL) {
+		if (strchr(name, '=') != NULL)
+			return fail(err, errlen,
+			    "--passenv: '%s' is not a variable name", name);
+		if (n == CONFIG_MAX_PASSENV)
+			return fail(err, errlen, "--passenv: more than %d names",
+			    CONFIG_MAX_PASSENV);
+		c->passenv[n++] = name;
+	}
+	c->passenv[n] = NULL;
+	return 0;
+}
+
+static int
+apply_flag(struct config *c, const struct flag *f, const char *v, char *err,
+    size_t errlen)
+{
+	unsigned long long	 n;
+	bool			 b = true;
+
+	if (f->kind == FLAG_BOOL && v != NULL && parse_bool(v, &b) != 0)
+		return fail(err, errlen, "--%s: '%s' is not true or false",
+		    f->name, v);
+	switch (f->id) {
+	case F_PORT:
+		if (parse_number(v, 65535, &n) != 0)
+			return fail(err, errlen,
+			    "--port: '%s' is not a port number (0-65535)", v);
+		c->port = (int)n;
+		break;
+	case F_ADDRESS:
+		if (check_address(v) != 0)
+			return fail(err, errlen, "--address: '%s' is not an "
+			    "address (IPv6 goes in brackets: [::1])", v);
+		if (c->naddresses == CONFIG_MAX_ADDRESSES)
+			return fail(err, errlen, "--address: more than %d given",
+			    CONFIG_MAX_ADDRESSES);
+		c->addresses[c->naddresses++] = (char *)v;
+		break;
+	case F_BINARY:
+		c->binary = b;
+		break;
+	case F_PASSENV:
+		return set_passenv(c, v, err, errlen);
+	case F_CLOSEMS:
+		if (parse_number(v, 3600000, &n) != 0)
+			return fail(err, errlen, "--closems: '%s' is not a number "
+			    "of milliseconds (0-3600000)", v);
+		c->closems = (unsigned)n;
+		break;
+	case F_MAXFRAMESIZE:
+		if (parse_number(v, 1ULL << 30, &n) != 0 || n == 0)
+			return fail(err, errlen, "--maxframesize: '%s' is not a "
+			    "size in bytes (1-1073741824)", v);
+		c->max_message = (size_t)n;
+		break;
+	case F_LOGLEVEL:
+		if (config_parse_loglevel(v, &c->loglevel) != 0)
+			return fail(err, errlen, "--loglevel: '%s' is not one of "
+			    "debug, trace, access, info, error, fatal", v);
+		break;
+	case F_HELP:
+		if (b)
+			c->action = ACTION_HELP;
+		break;
+	case F_VERSION:
+		if (b && c->action == ACTION_SERVE)
+			c->action = ACTION_VERSION;
+		break;
+	case F_LICENSE:
+		if (b && c->action == ACTION_SERVE)
+			c->action = ACTION_LICENSE;
+		break;
+	}
+	return 0;
+}
+
+static const struct flag *
+find_flag(const char *name, size_t len)
+{
+	size_t	 i;
+
+	for (i = 0; i < sizeof flags / sizeof flags[0]; i++) {
+		if (strlen(flags[i].name) == len &&
+		    strncmp(flags[i].name, name, len) == 0)
+			return &flags[i];
+	}
+	return NULL;
+}
+
+static void
+set_defaults(struct config *c)
+{
+	memset(c, 0, sizeof *c);
+	c->action = ACTION_SERVE;
+	c->port = 80;
+	c->closems = 1000;
+	c->max_message = 16 * 1024 * 1024;
+	c->queue_limit = 256 * 1024;
+	c->loglevel = LL_ACCESS;
+}
+
+/*
+ * Parses argv. Returns 0 and fills c, or -1 with one line in err. The
+ * strings c points to live in argv, which outlives the config.
+ */
+int
+config_parse(struct config *c, int argc, char **argv, char *err, size_t errlen)
+{
+	const struct flag	*f;
+	const char		*arg, *name, *eq, *value;
+	int			 i;
+
+	set_defaults(c);
+	if (set_passenv(c, "PATH,LD_LIBRARY_PATH", err, errlen) != 0)
+		return -1;
+	for (i = 1; i < argc; i++) {
+		arg = argv[i];
+		if (strcmp(arg, "--") == 0) {
+			i++;
+			break;
+		}
+		if (arg[0] != '-' || arg[1] == '\0')
+			break;
+		name = arg + (arg[1] == '-' ? 2 : 1);
+		eq = strchr(name, '=');
+		f = find_flag(name, eq ? (size_t)(eq - name) : strlen(name));
+		if (f == NULL)
+			return fail(err, errlen, "unknown option '%.*s' "
+			    "(see --help)", eq ? (int)(eq - arg) : (int)strlen(arg),
+			    arg);
+		value = eq ? eq + 1 : NULL;
+		if (f->kind == FLAG_VALUE && value == NULL) {
+			if (i + 1 >= argc)
+				return fail(err, errlen, "--%s needs a value",
+				    f->name);
+			value = argv[++i];
+		}
+		if (apply_flag(c, f, value, err, errlen) != 0)
+			return -1;
+	}
+	if (c->action != ACTION_SERVE)
+		return 0;
+	if (i >= argc)
+		return fail(err, errlen, "no COMMAND given (see --help)");
+	c->command = &argv[i];
+	/* Room for the longest line and its newline, whatever the limit. */
+	if (c->queue_limit < 64 * 1024)
+		c->queue_limit = 64 * 1024;
+	return 0;
+}
+
+/*
+ * Finds the command the way execvp would, once at start-up, so a typo is
+ * reported before anything listens rather than at every connection.
+ */
+int
+config_resolve_command(struct config *c, const char *path_env, char *err,
+    size_t errlen)
+{
+	const char	*cmd = c->command[0], *p, *end;
+	char		 buf[PATH_MAX];
+	struct stat	 st;
+	int		 saw_file = 0;
+
+	if (strchr(cmd, '/') != NULL) {
+		if (stat(cmd, &st) != 0)
+			return fail(err, errlen, "command '%s': %s", cmd,
+			    strerror(errno));
+		if (!S_ISREG(st.st_mode) || access(cmd, X_OK) != 0)
+			return fail(err, errlen, "command '%s': not an "
+			    "executable file", cmd);
+		return (c->command_path = strdup(cmd)) ? 0 :
+		    fail(err, errlen, "out of memory");
+	}
+	if (path_env == NULL || *path_env == '\0')
+		path_env = "/usr/local/bin:/usr/bin:/bin";
+	for (p = path_env; ; p = end + 1) {
+		end = strchr(p, ':');
+		if (end == NULL)
+			end = p + strlen(p);
+		snprintf(buf, sizeof buf, "%.*s%s%s", (int)(end - p),
+		    end == p ? "." : p, "/", cmd);
+		if (stat(buf, &st) == 0 && S_ISREG(st.st_mode)) {
+			if (access(buf, X_OK) == 0)
+				return (c->command_path = strdup(buf)) ? 0 :
+				    fail(err, errlen, "out of memory");
+			saw_file = 1;
+		}
+		if (*end == '\0')
+			break;
+	}
+	return fail(err, errlen, "command '%s': %s", cmd, saw_file ?
+	    "not executable" : "not found in PATH");
+}
+
+void
+config_free(struct config *c)
+{
+	free(c->passenv_buf);
+	free(c->command_path);
+	c->passenv_buf = NULL;
+	c->command_path = NULL;
+}

@@ -1,0 +1,51 @@
+/* What the command line asked for. Parsed once, read-only afterwards. */
+#ifndef WSB_CONFIG_H
+#define WSB_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+enum log_level {
+	LL_DEBUG,
+	LL_TRACE,
+	LL_ACCESS,
+	LL_INFO,
+	LL_ERROR,
+	LL_FATAL,
+};
+
+enum config_action {
+	ACTION_SERVE,
+	ACTION_HELP,
+	ACTION_VERSION,
+	ACTION_LICENSE,
+};
+
+#define CONFIG_MAX_ADDRESSES	16
+#define CONFIG_MAX_PASSENV	64
+
+struct config {
+	enum config_action	 action;
+	int			 port;
+	char			*addresses[CONFIG_MAX_ADDRESSES + 1];
+	size_t			 naddresses;
+	bool			 binary;
+	char			*passenv[CONFIG_MAX_PASSENV + 1];
+	unsigned		 closems;
+	size_t			 max_message;	/* --maxframesize */
+	size_t			 queue_limit;	/* per direction */
+	enum log_level		 loglevel;
+	char			*passenv_buf;	/* owns passenv[] strings */
+	char *const		*command;	/* argv of the child, NULL-ended */
+	char			*command_path;	/* command[0] found in PATH */
+};
+
+int	 config_parse(struct config *, int, char **, char *, size_t);
+int	 config_resolve_command(struct config *, const char *, char *, size_t);
+void	 config_free(struct config *);
+int	 config_parse_loglevel(const char *, enum log_level *);
+const char *config_loglevel_name(enum log_level);
+
+extern const char config_usage[];
+
+#endif

@@ -1,0 +1,25 @@
+/* The CGI-style environment a child starts with. */
+#ifndef WSB_ENV_H
+#define WSB_ENV_H
+
+#include <stdbool.h>
+
+struct http_request;
+
+struct env_facts {
+	const struct http_request	*req;
+	const char			*remote_addr;
+	const char			*remote_host;
+	int				 remote_port;
+	const char			*server_addr;	/* the listening address */
+	int				 server_port;
+	const char			*unique_id;
+	const char			*software;	/* "wsbridge/VERSION" */
+	bool				 https;
+};
+
+char	**env_build(const struct env_facts *, char *const *passenv,
+	     char *const *environ_src);
+void	  env_free(char **);
+
+#endif

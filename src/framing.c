@@ -1,0 +1,112 @@
+#include <string.h>
+
+#include "framing.h"
+
+void
+utf8_check_init(struct utf8_check *u)
+{
+	u->need = 0;
+	u->cp = 0;
+	u->min = 0;
+}
+
+/*
+ * Rejects overlong forms, surrogates and values past U+10FFFF, as RFC 3629
+ * and RFC 6455 (close 1007) require; a sequence may span two calls.
+ */
+bool
+utf8_check_feed(struct utf8_check *u, const void *data, size_t len)
+{
+	const unsigned char	*p = data;
+	size_t			 i;
+	unsigned char		 c;
+
+	for (i = 0; i < len; i++) {
+		c = p[i];
+		if (u->need == 0) {
+			if (c < 0x80)
+				continue;
+			if (c >= 0xc2 && c <= 0xdf) {
+				u->need = 1; u->cp = c & 0x1f; u->min = 0x80;
+			} else if (c >= 0xe0 && c <= 0xef) {
+				u->need = 2; u->cp = c & 0x0f; u->min = 0x800;
+			} else if (c >= 0xf0 && c <= 0xf4) {
+				u->need = 3; u->cp = c & 0x07; u->min = 0x10000;
+			} else
+				return false;
+			continue;
+		}
+		if ((c & 0xc0) != 0x80)
+			return false;
+		u->cp = (u->cp << 6) | (c & 0x3f);
+		if (--u->need == 0) {
+			if (u->cp < u->min || u->cp > 0x10ffff ||
+			    (u->cp >= 0xd800 && u->cp <= 0xdfff))
+				return false;
+		}
+	}
+	return true;
+}
+
+bool
+utf8_check_done(const struct utf8_check *u)
+{
+	return u->need == 0;
+}
+
+bool
+utf8_valid(const void *data, size_t len)
+{
+	struct utf8_check	 u;
+	const unsigned char	*p = data;
+	size_t			 i;
+
+	/* ASCII is the common case: skip it without the state machine. */
+	for (i = 0; i < len && p[i] < 0x80; i++)
+		;
+	if (i == len)
+		return true;
+	utf8_check_init(&u);
+	return utf8_check_feed(&u, p + i, len - i) && utf8_check_done(&u);
+}
+
+bool
+framing_next_line(const char *buf, size_t len, size_t max, bool eof,
+    size_t *msglen, size_t *consumed)
+{
+	const char	*nl;
+	size_t		 scan = len < max ? len : max;
+
+	nl = memchr(buf, '\n', len > max ? max + 1 : len);
+	if (nl != NULL && (size_t)(nl - buf) <= max) {
+		*consumed = (size_t)(nl - buf) + 1;
+		*msglen = (size_t)(nl - buf);
+		if (*msglen > 0 && buf[*msglen - 1] == '\r')
+			(*msglen)--;
+		return true;
+	}
+	/* Split only past max, so a newline right at max is not mistaken. */
+	if (len > max || (eof && len > 0)) {
+		*msglen = *consumed = scan;
+		return true;
+	}
+	return false;
+}
+
+void
+framing_put_record(unsigned char *hdr, int opcode, uint32_t len)
+{
+	hdr[0] = (unsigned char)opcode;
+	hdr[1] = (unsigned char)(len >> 24);
+	hdr[2] = (unsigned char)(len >> 16);
+	hdr[3] = (unsigned char)(len >> 8);
+	hdr[4] = (unsigned char)len;
+}
+
+void
+framing_get_record(const unsigned char *hdr, int *opcode, uint32_t *len)
+{
+	*opcode = hdr[0];
+	*len = (uint32_t)hdr[1] << 24 | (uint32_t)hdr[2] << 16 |
+	    (uint32_t)hdr[3] << 8 | hdr[4];
+}

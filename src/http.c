@@ -1,0 +1,202 @@
+/*
+ * A strict parser for the request head: the bridge reads it itself, because
+ * lws 4.1 cannot list custom headers and the CGI environment wants them all.
+ * The parse works on a private copy so the caller's bytes stay untouched for
+ * lws to read again.
+ */
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "http.h"
+
+/* Length of the head including its blank line, 0 if incomplete, -1 if bad. */
+long
+http_head_length(const char *buf, size_t len)
+{
+	const char	*p;
+	size_t		 i;
+
+	for (i = 0; i < len; i++) {
+		if (buf[i] == '\0')
+			return -1;
+		if (buf[i] != '\n')
+			continue;
+		p = buf + i;
+		if (i >= 1 && p[-1] == '\n')
+			return (long)i + 1;
+		if (i >= 2 && p[-1] == '\r' && p[-2] == '\n')
+			return (long)i + 1;
+	}
+	return len > HTTP_HEAD_MAX ? -1 : 0;
+}
+
+static bool
+is_token_char(unsigned char c)
+{
+	return c > 32 && c < 127 && strchr("()<>@,;:\\\"/[]?={}", c) == NULL;
+}
+
+static char *
+next_line(char **cursor)
+{
+	char	*line = *cursor, *nl;
+
+	nl = strchr(line, '\n');
+	if (nl == NULL)
+		return NULL;
+	*nl = '\0';
+	if (nl > line && nl[-1] == '\r')
+		nl[-1] = '\0';
+	*cursor = nl + 1;
+	return line;
+}
+
+static char *
+trim(char *s)
+{
+	char	*end;
+
+	while (*s == ' ' || *s == '\t')
+		s++;
+	end = s + strlen(s);
+	while (end > s && (end[-1] == ' ' || end[-1] == '\t'))
+		*--end = '\0';
+	return s;
+}
+
+static int
+parse_request_line(struct http_request *req, char *line)
+{
+	char	*sp1, *sp2, *p;
+
+	if ((sp1 = strchr(line, ' ')) == NULL)
+		return -1;
+	*sp1 = '\0';
+	if ((sp2 = strchr(sp1 + 1, ' ')) == NULL)
+		return -1;
+	*sp2 = '\0';
+	req->method = line;
+	req->target = sp1 + 1;
+	req->version = sp2 + 1;
+	if (*req->method == '\0' || *req->target != '/')
+		return -1;
+	for (p = line; *p != '\0'; p++) {
+		if (!is_token_char((unsigned char)*p))
+			return -1;
+	}
+	for (p = sp1 + 1; *p != '\0'; p++) {
+		if ((unsigned char)*p <= 32 || (unsigned char)*p == 127)
+			return -1;
+	}
+	if (strcmp(req->version, "HTTP/1.1") != 0 &&
+	    strcmp(req->version, "HTTP/1.0") != 0)
+		return -1;
+	return 0;
+}
+
+static int
+parse_header_line(struct http_request *req, char *line)
+{
+	char	*colon, *p;
+
+	if ((colon = strchr(line, ':')) == NULL || colon == line)
+		return -1;
+	*colon = '\0';
+	for (p = line; *p != '\0'; p++) {
+		if (!is_token_char((unsigned char)*p))
+			return -1;
+	}
+	if (req->nheaders == HTTP_HEADERS_MAX)
+		return -1;
+	req->headers[req->nheaders].name = line;
+	req->headers[req->nheaders].value = trim(colon + 1);
+	req->nheaders++;
+	return 0;
+}
+
+int
+http_parse_request(struct http_request *req, const char *head, size_t len)
+{
+	char	*cursor, *line;
+
+	memset(req, 0, sizeof *req);
+	if ((req->buf = malloc(len + 1)) == NULL)
+		return -1;
+	memcpy(req->buf, head, len);
+	req->buf[len] = '\0';
+	cursor = req->buf;
+	if ((line = next_line(&cursor)) == NULL ||
+	    parse_request_line(req, line) != 0)
+		goto bad;
+	while ((line = next_line(&cursor)) != NULL && *line != '\0') {
+		if (parse_header_line(req, line) != 0)
+			goto bad;
+	}
+	if (line == NULL)
+		goto bad;
+	return 0;
+bad:
+	http_request_free(req);
+	return -1;
+}
+
+void
+http_request_free(struct http_request *req)
+{
+	free(req->buf);
+	memset(req, 0, sizeof *req);
+}
+
+const char *
+http_header(const struct http_request *req, const char *name)
+{
+	size_t	 i;
+
+	for (i = 0; i < req->nheaders; i++) {
+		if (strcasecmp(req->headers[i].name, name) == 0)
+			return req->headers[i].value;
+	}
+	return NULL;
+}
+
+/* Whether a comma-separated header such as Connection lists a token. */
+bool
+http_header_has_token(const struct http_request *req, const char *name,
+    const char *token)
+{
+	const char	*v, *p;
+	size_t		 i, tlen = strlen(token), n;
+
+	for (i = 0; i < req->nheaders; i++) {
+		if (strcasecmp(req->headers[i].name, name) != 0)
+			continue;
+		for (v = req->headers[i].value; *v != '\0'; v = p) {
+			while (*v == ' ' || *v == '\t' || *v == ',')
+				v++;
+			p = v + strcspn(v, ",");
+			n = (size_t)(p - v);
+			while (n > 0 && (v[n - 1] == ' ' || v[n - 1] == '\t'))
+				n--;
+			if (n == tlen && strncasecmp(v, token, n) == 0)
+				return true;
+		}
+	}
+	return false;
+}
+
+bool
+http_is_websocket(const struct http_request *req)
+{
+	return strcmp(req->method, "GET") == 0 &&
+	    http_header_has_token(req, "Upgrade", "websocket") &&
+	    http_header_has_token(req, "Connection", "upgrade");
+}
+
+/* The path part of a request target: the bytes before any '?'. */
+size_t
+http_path_length(const char *target)
+{
+	return strcspn(target, "?");
+}

@@ -1,0 +1,34 @@
+/* The HTTP/1.1 request head, parsed before lws sees the connection. */
+#ifndef WSB_HTTP_H
+#define WSB_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define HTTP_HEAD_MAX	16384	/* larger heads are refused with 431 */
+#define HTTP_HEADERS_MAX 100
+
+struct http_header {
+	const char	*name;
+	const char	*value;
+};
+
+struct http_request {
+	char			*buf;		/* owns every string below */
+	const char		*method;
+	const char		*target;	/* path?query as sent */
+	const char		*version;
+	struct http_header	 headers[HTTP_HEADERS_MAX];
+	size_t			 nheaders;
+};
+
+long		 http_head_length(const char *, size_t);
+int		 http_parse_request(struct http_request *, const char *, size_t);
+void		 http_request_free(struct http_request *);
+const char	*http_header(const struct http_request *, const char *);
+bool		 http_header_has_token(const struct http_request *,
+		     const char *, const char *);
+bool		 http_is_websocket(const struct http_request *);
+size_t		 http_path_length(const char *);
+
+#endif

@@ -1,0 +1,445 @@
+/*
+ * Why the main thread reads the head first: lws 4.1 only returns custom
+ * headers by name, and the child must see every header as HTTP_*. Reading
+ * with MSG_PEEK leaves the bytes in the socket, so lws still reads the whole
+ * request itself and nothing is copied across threads.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "config.h"
+#include "env.h"
+#include "http.h"
+#include "listener.h"
+#include "log.h"
+#include "server.h"
+#include "session.h"
+
+#define ACCEPT_BURST	64	/* accepts per wake-up, for fairness */
+#define HEAD_TIMEOUT	10	/* seconds to send a whole request head */
+#define BACKLOG		1024
+
+extern char **environ;
+
+struct listener {
+	struct server		*srv;
+	int			 fd;
+	struct event		*ev;
+	struct event		*pause_ev;	/* out of fds: back off */
+};
+
+struct pending {
+	struct server		*srv;
+	int			 fd;
+	struct event		*ev;
+	time_t			 deadline;
+	struct sockaddr_storage	 peer;
+	TAILQ_ENTRY(pending)	 entry;
+};
+
+struct listeners {
+	struct listener		 list[CONFIG_MAX_ADDRESSES * 2 + 2];
+	size_t			 n;
+	TAILQ_HEAD(, pending)	 pending;
+	char			 scratch[HTTP_HEAD_MAX + 1];
+};
+
+static time_t
+now_sec(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec;
+}
+
+/* "1.2.3.4" or "::1", with IPv4-mapped IPv6 shown as plain IPv4. */
+static void
+addr_to_text(const struct sockaddr_storage *ss, char *ip, size_t iplen,
+    int *port)
+{
+	const struct sockaddr_in	*sin = (const void *)ss;
+	const struct sockaddr_in6	*sin6 = (const void *)ss;
+	struct in_addr			 v4;
+
+	*port = 0;
+	if (ss->ss_family == AF_INET) {
+		inet_ntop(AF_INET, &sin->sin_addr, ip, (socklen_t)iplen);
+		*port = ntohs(sin->sin_port);
+	} else if (ss->ss_family == AF_INET6) {
+		if (IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr)) {
+			memcpy(&v4, &sin6->sin6_addr.s6_addr[12], sizeof v4);
+			inet_ntop(AF_INET, &v4, ip, (socklen_t)iplen);
+		} else
+			inet_ntop(AF_INET6, &sin6->sin6_addr, ip,
+			    (socklen_t)iplen);
+		*port = ntohs(sin6->sin6_port);
+	} else
+		snprintf(ip, iplen, "unknown");
+}
+
+static void
+format_endpoint(const char *ip, int port, char *buf, size_t len)
+{
+	if (strchr(ip, ':') != NULL)
+		snprintf(buf, len, "[%s]:%d", ip, port);
+	else
+		snprintf(buf, len, "%s:%d", ip, port);
+}
+
+static void
+pending_free(struct pending *p, bool close_fd)
+{
+	struct listeners	*ls = p->srv->listeners;
+
+	TAILQ_REMOVE(&ls->pending, p, entry);
+	event_free(p->ev);
+	if (close_fd)
+		close(p->fd);
+	free(p);
+}
+
+/* Answers a request that will not become a WebSocket, then hangs up. */
+static void
+reply_and_close(struct pending *p, size_t headlen, int code,
+    const char *status, const char *body)
+{
+	char	 buf[512];
+	int	 n;
+
+	/* Consume what was peeked, so closing sends FIN and not RST. */
+	if (headlen > 0 && recv(p->fd, p->srv->listeners->scratch, headlen,
+	    0) == -1)
+		log_debug("recv: %s", strerror(errno));
+	n = snprintf(buf, sizeof buf, "HTTP/1.1 %d %s\r\n"
+	    "Content-Type: text/plain; charset=utf-8\r\n"
+	    "Content-Length: %zu\r\nConnection: close\r\n%s\r\n%s",
+	    code, status, strlen(body),
+	    code == 426 ? "Upgrade: websocket\r\n" : "", body);
+	if (send(p->fd, buf, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT) == -1)
+		log_debug("send: %s", strerror(errno));
+	pending_free(p, true);
+}
+
+static struct session *
+session_from_request(struct server *srv, struct pending *p,
+    const struct http_request *req)
+{
+	struct session		*s;
+	struct env_facts	 f;
+	struct sockaddr_storage	 local;
+	socklen_t		 llen = sizeof local;
+	char			 rip[INET6_ADDRSTRLEN], lip[INET6_ADDRSTRLEN];
+	char			 uid[40];
+	int			 rport, lport;
+
+	if ((s = session_create(srv)) == NULL)
+		return NULL;
+	s->id = ++srv->next_session_id;
+	addr_to_text(&p->peer, rip, sizeof rip, &rport);
+	format_endpoint(rip, rport, s->remote, sizeof s->remote);
+	if (getsockname(p->fd, (struct sockaddr *)&local, &llen) == -1)
+		memset(&local, 0, sizeof local);
+	addr_to_text(&local, lip, sizeof lip, &lport);
+	snprintf(uid, sizeof uid, "%016llx%016llx",
+	    (unsigned long long)srv->boot_id, (unsigned long long)s->id);
+	memset(&f, 0, sizeof f);
+	f.req = req;
+	f.remote_addr = rip;
+	f.remote_host = rip;
+	f.remote_port = rport;
+	f.server_addr = lip;
+	f.server_port = lport;
+	f.unique_id = uid;
+	f.software = srv->software;
+	s->target = strdup(req->target);
+	s->envp = env_build(&f, srv->cfg->passenv, environ);
+	if (s->target == NULL || s->envp == NULL) {
+		/* Never shared: drop both references. */
+		session_unref(s);
+		session_unref(s);
+		return NULL;
+	}
+	return s;
+}
+
+static void
+pending_hand_over(struct pending *p, const struct http_request *req)
+{
+	struct server	*srv = p->srv;
+	struct session	*s;
+
+	if ((s = session_from_request(srv, p, req)) == NULL) {
+		log_error("out of memory for a new session");
+		reply_and_close(p, 0, 503, "Service Unavailable",
+		    "out of memory\n");
+		return;
+	}
+	s->fd = p->fd;
+	pending_free(p, false);
+	session_publish(s);
+	log_debug("session=%llu remote=%s path=%s handed to lws",
+	    (unsigned long long)s->id, s->remote, s->target);
+	session_wake_net(s);
+}
+
+static void
+on_pending_read(evutil_socket_t fd, short what, void *arg)
+{
+	struct pending		*p = arg;
+	struct listeners	*ls = p->srv->listeners;
+	struct http_request	 req;
+	ssize_t			 n;
+	long			 head;
+
+	if ((what & EV_TIMEOUT) || now_sec() > p->deadline) {
+		log_debug("request head timed out");
+		reply_and_close(p, 0, 408, "Request Timeout", "timeout\n");
+		return;
+	}
+	n = recv(fd, ls->scratch, sizeof ls->scratch, MSG_PEEK);
+	if (n == -1 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		pending_free(p, true);
+		return;
+	}
+	head = http_head_length(ls->scratch, (size_t)n);
+	if (head == 0 && (size_t)n < sizeof ls->scratch)
+		return;		/* more to come: the next edge wakes us */
+	if (head <= 0) {
+		reply_and_close(p, 0, head == 0 ? 431 : 400, head == 0 ?
+		    "Request Header Fields Too Large" : "Bad Request",
+		    "bad request\n");
+		return;
+	}
+	if (http_parse_request(&req, ls->scratch, (size_t)head) != 0) {
+		reply_and_close(p, (size_t)head, 400, "Bad Request",
+		    "bad request\n");
+		return;
+	}
+	if (!http_is_websocket(&req))
+		reply_and_close(p, (size_t)head, 426, "Upgrade Required",
+		    "this is a WebSocket endpoint\n");
+	else
+		pending_hand_over(p, &req);
+	http_request_free(&req);
+}
+
+static void
+pending_start(struct server *srv, int fd, const struct sockaddr_storage *ss)
+{
+	struct pending	*p;
+	struct timeval	 tv = { HEAD_TIMEOUT, 0 };
+	int		 one = 1;
+
+	if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) == -1 &&
+	    ss->ss_family != AF_UNIX)
+		log_debug("TCP_NODELAY: %s", strerror(errno));
+	if ((p = calloc(1, sizeof *p)) == NULL) {
+		log_error("out of memory for a connection");
+		close(fd);
+		return;
+	}
+	p->srv = srv;
+	p->fd = fd;
+	p->peer = *ss;
+	p->deadline = now_sec() + HEAD_TIMEOUT;
+	/* Edge-triggered: a peek leaves data behind, so wait for new bytes. */
+	p->ev = event_new(srv->base, fd, EV_READ | EV_PERSIST | EV_ET,
+	    on_pending_read, p);
+	if (p->ev == NULL || event_add(p->ev, &tv) == -1) {
+		log_error("cannot watch a new connection");
+		if (p->ev != NULL)
+			event_free(p->ev);
+		close(fd);
+		free(p);
+		return;
+	}
+	TAILQ_INSERT_TAIL(&srv->listeners->pending, p, entry);
+}
+
+static void
+on_resume_accept(evutil_socket_t fd, short what, void *arg)
+{
+	struct listener	*l = arg;
+
+	(void)fd;
+	(void)what;
+	if (!l->srv->stopping)
+		event_add(l->ev, NULL);
+}
+
+static void
+on_accept(evutil_socket_t fd, short what, void *arg)
+{
+	struct listener		*l = arg;
+	struct sockaddr_storage	 ss;
+	struct timeval		 backoff = { 0, 100000 };
+	socklen_t		 len;
+	int			 i, cfd;
+
+	(void)what;
+	for (i = 0; i < ACCEPT_BURST; i++) {
+		len = sizeof ss;
+		cfd = accept4(fd, (struct sockaddr *)&ss, &len,
+		    SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (cfd >= 0) {
+			pending_start(l->srv, cfd, &ss);
+			continue;
+		}
+		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+		    errno == ENOMEM) {
+			/* Leave the rest in the backlog until fds free up. */
+			log_error("accept: %s; pausing for 100 ms",
+			    strerror(errno));
+			event_del(l->ev);
+			evtimer_add(l->pause_ev, &backoff);
+		} else if (errno != EAGAIN && errno != EINTR &&
+		    errno != ECONNABORTED)
+			log_error("accept: %s", strerror(errno));
+		return;
+	}
+}
+
+static int
+bind_one(struct server *srv, const struct addrinfo *ai, int *port)
+{
+	struct listeners	*ls = srv->listeners;
+	struct listener		*l;
+	struct sockaddr_storage	 ss;
+	socklen_t		 len = sizeof ss;
+	char			 ip[INET6_ADDRSTRLEN], ep[80];
+	int			 fd, one = 1, zero = 0, p;
+
+	if (ls->n == sizeof ls->list / sizeof ls->list[0])
+		return 0;
+	fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK |
+	    SOCK_CLOEXEC, ai->ai_protocol);
+	if (fd == -1)
+		return -1;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+	/* An unqualified [::] serves IPv4 too, as websocketd's "all" does. */
+	if (ai->ai_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);
+	memcpy(&ss, ai->ai_addr, ai->ai_addrlen);
+	if (ss.ss_family == AF_INET)
+		((struct sockaddr_in *)&ss)->sin_port = htons((uint16_t)*port);
+	else
+		((struct sockaddr_in6 *)&ss)->sin6_port = htons((uint16_t)*port);
+	if (bind(fd, (struct sockaddr *)&ss, ai->ai_addrlen) == -1 ||
+	    listen(fd, BACKLOG) == -1 ||
+	    getsockname(fd, (struct sockaddr *)&ss, &len) == -1) {
+		close(fd);
+		return -1;
+	}
+	addr_to_text(&ss, ip, sizeof ip, &p);
+	*port = p;	/* with --port=0, every address shares the first port */
+	l = &ls->list[ls->n];
+	l->srv = srv;
+	l->fd = fd;
+	l->ev = event_new(srv->base, fd, EV_READ | EV_PERSIST, on_accept, l);
+	l->pause_ev = evtimer_new(srv->base, on_resume_accept, l);
+	if (l->ev == NULL || l->pause_ev == NULL ||
+	    event_add(l->ev, NULL) == -1) {
+		close(fd);
+		return -1;
+	}
+	ls->n++;
+	format_endpoint(ip, p, ep, sizeof ep);
+	log_info("listening on %s", ep);
+	return 0;
+}
+
+/* Binds every address getaddrinfo gives for one --address (or all). */
+static int
+bind_address(struct server *srv, const char *address, int *port)
+{
+	struct addrinfo	 hints, *res, *ai;
+	char		 host[256];
+	size_t		 n;
+	int		 error, bound = 0;
+
+	memset(&hints, 0, sizeof hints);
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+	if (address != NULL && address[0] == '[') {
+		n = strlen(address);
+		snprintf(host, sizeof host, "%.*s", (int)(n - 2), address + 1);
+		hints.ai_family = AF_INET6;
+		address = host;
+	}
+	if ((error = getaddrinfo(address, "0", &hints, &res)) != 0) {
+		fprintf(stderr, "wsbridge: --address=%s: %s\n",
+		    address ? address : "", gai_strerror(error));
+		return -1;
+	}
+	for (ai = res; ai != NULL; ai = ai->ai_next) {
+		if (bind_one(srv, ai, port) == 0)
+			bound++;
+		else if (errno != EAFNOSUPPORT) {
+			fprintf(stderr, "wsbridge: cannot listen on %s port "
+			    "%d: %s\n", address ? address : "*", *port,
+			    strerror(errno));
+			freeaddrinfo(res);
+			return -1;
+		}
+	}
+	freeaddrinfo(res);
+	return bound > 0 ? 0 : -1;
+}
+
+int
+listeners_open(struct server *srv)
+{
+	const struct config	*cfg = srv->cfg;
+	int			 port = cfg->port;
+	size_t			 i;
+
+	if ((srv->listeners = calloc(1, sizeof *srv->listeners)) == NULL)
+		return -1;
+	TAILQ_INIT(&srv->listeners->pending);
+	if (cfg->naddresses == 0)
+		return bind_address(srv, "[::]", &port) == 0 ? 0 :
+		    bind_address(srv, "0.0.0.0", &port);
+	for (i = 0; i < cfg->naddresses; i++) {
+		if (bind_address(srv, cfg->addresses[i], &port) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Stops accepting; connections still sending their head are dropped. */
+void
+listeners_close(struct server *srv)
+{
+	struct listeners	*ls = srv->listeners;
+	struct pending		*p;
+	size_t			 i;
+
+	if (ls == NULL)
+		return;
+	for (i = 0; i < ls->n; i++) {
+		event_free(ls->list[i].ev);
+		event_free(ls->list[i].pause_ev);
+		close(ls->list[i].fd);
+	}
+	ls->n = 0;
+	while ((p = TAILQ_FIRST(&ls->pending)) != NULL)
+		pending_free(p, true);
+	free(ls);
+	srv->listeners = NULL;
+}

@@ -1,0 +1,274 @@
+/*
+ * wsbridge: serve a command over WebSocket. main() parses the flags, opens
+ * the listeners, starts the network thread and runs the libevent loop that
+ * owns children, pipes, signals and timers, until a stop signal has been
+ * carried through to the last session.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <event2/thread.h>
+
+#include "config.h"
+#include "child.h"
+#include "listener.h"
+#include "log.h"
+#include "net.h"
+#include "server.h"
+#include "session.h"
+
+static const char license_text[] =
+"wsbridge " PACKAGE_VERSION "\n"
+"Copyright (c) 2026 The wsbridge developers\n"
+"\n"
+"Permission to use, copy, modify, and distribute this software for any\n"
+"purpose with or without fee is hereby granted, provided that the above\n"
+"copyright notice and this permission notice appear in all copies.\n"
+"\n"
+"THE SOFTWARE IS PROVIDED \"AS IS\" AND THE AUTHOR DISCLAIMS ALL WARRANTIES\n"
+"WITH REGARD TO THIS SOFTWARE INCLUDING ALL IMPLIED WARRANTIES OF\n"
+"MERCHANTABILITY AND FITNESS. IN NO EVENT SHALL THE AUTHOR BE LIABLE FOR\n"
+"ANY SPECIAL, DIRECT, INDIRECT, OR CONSEQUENTIAL DAMAGES OR ANY DAMAGES\n"
+"WHATSOEVER RESULTING FROM LOSS OF USE, DATA OR PROFITS, WHETHER IN AN\n"
+"ACTION OF CONTRACT, NEGLIGENCE OR OTHER TORTIOUS ACTION, ARISING OUT OF\n"
+"OR IN CONNECTION WITH THE USE OR PERFORMANCE OF THIS SOFTWARE.\n";
+
+#define STOP_POLL_MS	50
+
+static struct event	*main_wake_ev;
+static struct event	*stop_poll_ev;
+
+/* A child must start with 0, 1 and 2 and nothing else: make sure they exist. */
+static int
+ensure_std_fds(void)
+{
+	int	 fd;
+
+	while ((fd = open("/dev/null", O_RDWR)) >= 0 && fd <= 2)
+		;
+	if (fd == -1)
+		return -1;
+	close(fd);
+	return 0;
+}
+
+static void
+main_wake(void *arg)
+{
+	event_active(arg, EV_READ, 0);
+}
+
+static void
+check_stopped(struct server *srv)
+{
+	if (srv->stopping && hub_count(srv->hub) == 0 &&
+	    children_count(srv->children) == 0)
+		event_base_loopexit(srv->base, NULL);
+}
+
+/* The network side changed some sessions: act on each. */
+static void
+on_main_wake(evutil_socket_t fd, short what, void *arg)
+{
+	struct server		*srv = arg;
+	struct session_list	 list = TAILQ_HEAD_INITIALIZER(list);
+	struct session		*s;
+
+	(void)fd;
+	(void)what;
+	hub_take_main(srv->hub, &list);
+	while ((s = TAILQ_FIRST(&list)) != NULL) {
+		TAILQ_REMOVE(&list, s, main_entry);
+		child_service(srv, s);
+		session_unref(s);
+	}
+	check_stopped(srv);
+}
+
+static void
+on_stop_poll(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	check_stopped(arg);
+}
+
+static void
+on_deadline(evutil_socket_t fd, short what, void *arg)
+{
+	struct server	*srv = arg;
+	struct timeval	 grace = { 0, 200000 };
+
+	(void)fd;
+	(void)what;
+	log_error("stop deadline reached: killing %u remaining children",
+	    children_count(srv->children));
+	children_kill_all(srv);
+	event_base_loopexit(srv->base, &grace);
+}
+
+static void
+begin_stop(struct server *srv, int sig)
+{
+	struct timeval	 poll = { 0, STOP_POLL_MS * 1000 }, deadline;
+	unsigned	 ms = srv->cfg->closems * 2 + 2000;
+
+	if (srv->stopping) {
+		/* Asked twice: stop now. */
+		log_info("second %s: stopping at once", strsignal(sig));
+		children_kill_all(srv);
+		event_base_loopexit(srv->base, NULL);
+		return;
+	}
+	srv->stopping = true;
+	log_info("shutting down (%s)", strsignal(sig));
+	listeners_close(srv);
+	hub_broadcast_shutdown(srv->hub);
+	children_shutdown(srv);
+	deadline.tv_sec = ms / 1000;
+	deadline.tv_usec = (ms % 1000) * 1000;
+	srv->deadline = evtimer_new(srv->base, on_deadline, srv);
+	stop_poll_ev = event_new(srv->base, -1, EV_PERSIST, on_stop_poll, srv);
+	if (srv->deadline != NULL)
+		evtimer_add(srv->deadline, &deadline);
+	if (stop_poll_ev != NULL)
+		event_add(stop_poll_ev, &poll);
+	check_stopped(srv);
+}
+
+static void
+on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct server	*srv = arg;
+
+	(void)what;
+	if (sig == SIGCHLD) {
+		children_reap(srv);
+		check_stopped(srv);
+	} else
+		begin_stop(srv, (int)sig);
+}
+
+static int
+setup_signals(struct server *srv)
+{
+	static const int	 sigs[] = { SIGCHLD, SIGTERM, SIGINT };
+	size_t			 i;
+
+	/* A child or client that vanishes mid-write must not kill us. */
+	signal(SIGPIPE, SIG_IGN);
+	for (i = 0; i < sizeof sigs / sizeof sigs[0]; i++) {
+		srv->signals[i] = evsignal_new(srv->base, sigs[i], on_signal,
+		    srv);
+		if (srv->signals[i] == NULL ||
+		    event_add(srv->signals[i], NULL) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+static int
+parse_args(struct config *cfg, int argc, char **argv)
+{
+	char	 err[512];
+
+	if (config_parse(cfg, argc, argv, err, sizeof err) != 0) {
+		fprintf(stderr, "wsbridge: %s\n", err);
+		return 2;
+	}
+	switch (cfg->action) {
+	case ACTION_HELP:
+		fputs(config_usage, stdout);
+		return 0;
+	case ACTION_VERSION:
+		printf("wsbridge %s\n", PACKAGE_VERSION);
+		return 0;
+	case ACTION_LICENSE:
+		fputs(license_text, stdout);
+		return 0;
+	case ACTION_SERVE:
+		break;
+	}
+	if (config_resolve_command(cfg, getenv("PATH"), err, sizeof err) != 0) {
+		fprintf(stderr, "wsbridge: %s\n", err);
+		return 2;
+	}
+	return -1;
+}
+
+static int
+server_init(struct server *srv, const struct config *cfg)
+{
+	memset(srv, 0, sizeof *srv);
+	srv->cfg = cfg;
+	snprintf(srv->software, sizeof srv->software, "wsbridge/%s",
+	    PACKAGE_VERSION);
+	if (getrandom(&srv->boot_id, sizeof srv->boot_id, 0) == -1)
+		srv->boot_id = (uint64_t)time(NULL) ^ (uint64_t)getpid();
+	if (evthread_use_pthreads() == -1) {
+		log_fatal("libevent: no pthreads support");
+		return -1;
+	}
+	if ((srv->base = event_base_new()) == NULL ||
+	    !(event_base_get_features(srv->base) & EV_FEATURE_ET)) {
+		log_fatal("libevent: cannot create an edge-triggered event base");
+		return -1;
+	}
+	if ((srv->hub = hub_create()) == NULL ||
+	    (srv->children = children_create()) == NULL) {
+		log_fatal("out of memory");
+		return -1;
+	}
+	main_wake_ev = event_new(srv->base, -1, 0, on_main_wake, srv);
+	if (main_wake_ev == NULL) {
+		log_fatal("libevent: cannot create the wake-up event");
+		return -1;
+	}
+	srv->hub->wake_main = main_wake;
+	srv->hub->wake_main_arg = main_wake_ev;
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct config	 cfg;
+	struct server	 srv;
+	int		 rc;
+
+	if (ensure_std_fds() != 0) {
+		perror("wsbridge: /dev/null");
+		return 1;
+	}
+	if ((rc = parse_args(&cfg, argc, argv)) >= 0) {
+		config_free(&cfg);
+		return rc;
+	}
+	log_set_level(cfg.loglevel);
+	if (server_init(&srv, &cfg) != 0)
+		return 1;
+	if (setup_signals(&srv) != 0) {
+		log_fatal("cannot install signal handlers");
+		return 1;
+	}
+	if (listeners_open(&srv) != 0)
+		return 1;
+	if (net_start(&srv) != 0)
+		return 1;
+	log_info("serving %s", cfg.command_path);
+	if (event_base_dispatch(srv.base) == -1)
+		log_error("libevent loop failed");
+	listeners_close(&srv);
+	net_stop(&srv);
+	log_info("stopped");
+	config_free(&cfg);
+	return 0;
+}

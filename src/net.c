@@ -1,0 +1,432 @@
+/*
+ * The network thread owns every struct lws. Debian's lws 4.1 cannot run on
+ * libevent's loop, so it runs its own; the main thread hands it sockets and
+ * session work through the hub and wakes it with lws_cancel_service(), the
+ * one lws call made from outside this thread.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+#include <libwebsockets.h>
+
+#include "config.h"
+#include "framing.h"
+#include "log.h"
+#include "net.h"
+#include "server.h"
+#include "session.h"
+
+#define SEND_CHUNK	65536	/* largest frame written in one go */
+#define RX_BUFFER	16384	/* per-connection receive buffer */
+
+struct net {
+	struct server		*srv;
+	struct lws_context	*ctx;
+	struct lws_vhost	*vh;
+	pthread_t		 thread;
+	atomic_bool		 stop;
+	unsigned char		 sendbuf[LWS_PRE + SEND_CHUNK];
+};
+
+static void
+net_adopt(struct net *n, struct session *s)
+{
+	struct lws	*wsi;
+	int		 fd = s->fd;
+
+	s->fd = -1;
+	if ((wsi = lws_adopt_socket_vhost(n->vh, fd)) == NULL) {
+		/* lws closed the socket; the session ends before it began. */
+		log_error("session=%llu lws could not adopt the connection",
+		    (unsigned long long)s->id);
+		session_lock(s);
+		s->client_gone = true;
+		session_unlock(s);
+		session_wake_main(s);
+		session_unref(s);
+		return;
+	}
+	s->wsi = wsi;
+	lws_set_opaque_user_data(wsi, s);
+}
+
+/* Work the main side asked for: output to send, room for input, a stop. */
+static void
+net_service(struct net *n, struct session *s)
+{
+	size_t	 limit = n->srv->cfg->queue_limit;
+	bool	 writable, resume = false;
+
+	if (s->fd >= 0) {
+		net_adopt(n, s);
+		return;
+	}
+	if (s->wsi == NULL)
+		return;
+	session_lock(s);
+	writable = s->established && (s->shutdown || s->output_done ||
+	    evbuffer_get_length(s->to_client) > 0);
+	if (s->rx_paused &&
+	    (s->stdin_closed || s->to_child_ready < limit / 2)) {
+		s->rx_paused = false;
+		resume = true;
+	}
+	if (s->shutdown && !s->established)
+		writable = false;
+	session_unlock(s);
+	if (s->shutdown && !s->established) {
+		/* Still in its handshake: drop it, nothing was promised. */
+		lws_set_timeout(s->wsi, PENDING_TIMEOUT_CLOSE_SEND, LWS_TO_KILL_ASYNC);
+		return;
+	}
+	if (resume)
+		lws_rx_flow_control(s->wsi, 1);
+	if (writable)
+		lws_callback_on_writable(s->wsi);
+}
+
+static void
+net_drain(struct net *n)
+{
+	struct session_list	 list = TAILQ_HEAD_INITIALIZER(list);
+	struct session		*s;
+
+	hub_take_net(n->srv->hub, &list);
+	while ((s = TAILQ_FIRST(&list)) != NULL) {
+		TAILQ_REMOVE(&list, s, net_entry);
+		net_service(n, s);
+		session_unref(s);
+	}
+}
+
+static int
+protocol_error(struct session *s, struct lws *wsi, uint16_t code,
+    const char *why)
+{
+	session_lock(s);
+	session_set_close(s, CLOSED_PROTOCOL, code, why);
+	session_unlock(s);
+	log_debug("session=%llu protocol error: %s",
+	    (unsigned long long)s->id, why);
+	lws_close_reason(wsi, (enum lws_close_status)code,
+	    (unsigned char *)why, strlen(why));
+	return -1;
+}
+
+/* A piece of a client message: queue it for stdin once it is whole. */
+static int
+net_receive(struct net *n, struct session *s, struct lws *wsi,
+    const void *in, size_t len)
+{
+	const struct config	*cfg = n->srv->cfg;
+	bool			 final, bad_utf8, wake = false, pause = false;
+	size_t			 before;
+
+	final = lws_is_final_fragment(wsi) &&
+	    lws_remaining_packet_payload(wsi) == 0;
+	session_lock(s);
+	if (!s->in_active) {
+		s->in_active = true;
+		s->in_text = !lws_frame_is_binary(wsi);
+		s->in_bytes = 0;
+		utf8_check_init(&s->in_utf8);
+	}
+	s->in_bytes += len;
+	bad_utf8 = s->in_text && (!utf8_check_feed(&s->in_utf8, in, len) ||
+	    (final && !utf8_check_done(&s->in_utf8)));
+	if (s->in_bytes > cfg->max_message || bad_utf8) {
+		session_unlock(s);
+		return bad_utf8 ?
+		    protocol_error(s, wsi, 1007, "invalid UTF-8 in text") :
+		    protocol_error(s, wsi, 1009, "message too big");
+	}
+	if (!s->stdin_closed) {
+		before = s->to_child_ready;
+		evbuffer_add(s->to_child, in, len);
+		if (final && !cfg->binary)
+			evbuffer_add(s->to_child, "\n", 1);
+		/* Line mode hands over whole messages; binary, every piece. */
+		if (final || cfg->binary)
+			s->to_child_ready = evbuffer_get_length(s->to_child);
+		wake = before == 0 && s->to_child_ready > 0;
+		if (s->to_child_ready >= cfg->queue_limit && !s->rx_paused)
+			pause = s->rx_paused = true;
+	}
+	if (final) {
+		s->in_active = false;
+		s->msgs_in++;
+		s->bytes_in += s->in_bytes;
+	}
+	session_unlock(s);
+	if (pause)
+		lws_rx_flow_control(wsi, 0);
+	if (wake)
+		session_wake_main(s);
+	return 0;
+}
+
+/*
+ * Sends one frame of the current record, or the close frame once the child
+ * is done and everything it wrote has gone out.
+ */
+static int
+net_writable(struct net *n, struct session *s, struct lws *wsi)
+{
+	size_t		 len = 0, limit = n->srv->cfg->queue_limit;
+	unsigned char	 hdr[RECORD_HDR];
+	uint32_t	 reclen;
+	int		 opcode, flags = 0;
+	bool		 send = false, more = false, wake_main = false;
+	bool		 close_now = false;
+	uint16_t	 code = 0;
+	char		 reason[CLOSE_REASON_MAX + 1];
+
+	session_lock(s);
+	if (s->shutdown) {
+		session_set_close(s, CLOSED_SERVER, 1001,
+		    "server shutting down");
+		close_now = true;
+	} else {
+		if (!s->out_active &&
+		    evbuffer_get_length(s->to_client) >= RECORD_HDR) {
+			evbuffer_remove(s->to_client, hdr, sizeof hdr);
+			framing_get_record(hdr, &opcode, &reclen);
+			s->out_opcode = opcode;
+			s->out_left = reclen;
+			s->out_first = true;
+			s->out_active = true;
+		}
+		if (s->out_active) {
+			len = s->out_left < SEND_CHUNK ? s->out_left : SEND_CHUNK;
+			evbuffer_remove(s->to_client, n->sendbuf + LWS_PRE, len);
+			s->out_left -= (uint32_t)len;
+			flags = lws_write_ws_flags(s->out_opcode == RECORD_TEXT ?
+			    LWS_WRITE_TEXT : LWS_WRITE_BINARY, s->out_first,
+			    s->out_left == 0);
+			s->out_first = false;
+			s->out_active = s->out_left > 0;
+			send = true;
+			more = s->out_active ||
+			    evbuffer_get_length(s->to_client) > 0 ||
+			    s->output_done;
+			wake_main = s->stdout_paused &&
+			    evbuffer_get_length(s->to_client) < limit / 2;
+		} else if (s->output_done)
+			close_now = true;
+	}
+	if (close_now) {
+		code = s->close_code != 0 ? s->close_code : 1000;
+		memcpy(reason, s->close_reason, sizeof reason);
+	}
+	session_unlock(s);
+	if (wake_main)
+		session_wake_main(s);
+	if (send) {
+		if (lws_write(wsi, n->sendbuf + LWS_PRE, len,
+		    (enum lws_write_protocol)flags) < (int)len)
+			return -1;
+		if (more)
+			lws_callback_on_writable(wsi);
+		return 0;
+	}
+	if (close_now) {
+		lws_close_reason(wsi, (enum lws_close_status)code,
+		    (unsigned char *)reason, strlen(reason));
+		return -1;
+	}
+	return 0;
+}
+
+static void
+net_peer_close(struct session *s, const unsigned char *in, size_t len)
+{
+	char		 reason[CLOSE_REASON_MAX + 1];
+	uint16_t	 code = 1005;	/* "no status received" */
+	size_t		 rlen = 0;
+
+	if (len >= 2) {
+		code = (uint16_t)(in[0] << 8 | in[1]);
+		rlen = len - 2 < CLOSE_REASON_MAX ? len - 2 : CLOSE_REASON_MAX;
+		memcpy(reason, in + 2, rlen);
+	}
+	reason[rlen] = '\0';
+	session_lock(s);
+	session_set_close(s, CLOSED_CLIENT, code, reason);
+	session_unlock(s);
+}
+
+/* The socket is gone: tell the main side, once. */
+static void
+net_gone(struct session *s)
+{
+	bool	 was_gone;
+
+	session_lock(s);
+	was_gone = s->client_gone;
+	if (s->established)
+		session_set_close(s, CLOSED_NETWORK, 1006, "connection lost");
+	s->client_gone = true;
+	session_unlock(s);
+	s->wsi = NULL;
+	if (!was_gone)
+		session_wake_main(s);
+}
+
+static int
+net_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
+    void *in, size_t len)
+{
+	struct session	*s;
+	struct net	*n;
+
+	(void)user;
+	if (reason == LWS_CALLBACK_EVENT_WAIT_CANCELLED) {
+		n = lws_context_user(lws_get_context(wsi));
+		net_drain(n);
+		return 0;
+	}
+	if ((s = lws_get_opaque_user_data(wsi)) == NULL)
+		return 0;
+	n = lws_context_user(lws_get_context(wsi));
+	switch (reason) {
+	case LWS_CALLBACK_ESTABLISHED:
+		session_lock(s);
+		s->established = true;
+		session_unlock(s);
+		session_wake_main(s);
+		break;
+	case LWS_CALLBACK_RECEIVE:
+		return net_receive(n, s, wsi, in, len);
+	case LWS_CALLBACK_SERVER_WRITEABLE:
+		return net_writable(n, s, wsi);
+	case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+		net_peer_close(s, in, len);
+		break;
+	case LWS_CALLBACK_HTTP:
+		/* The main thread only hands over upgrades; refuse the rest. */
+		return -1;
+	case LWS_CALLBACK_CLOSED:
+		net_gone(s);
+		break;
+	case LWS_CALLBACK_WSI_DESTROY:
+		net_gone(s);
+		lws_set_opaque_user_data(wsi, NULL);
+		session_unref(s);
+		break;
+	default:
+		break;
+	}
+	return 0;
+}
+
+static const struct lws_protocols protocols[] = {
+	{ "wsbridge", net_callback, 0, RX_BUFFER, 0, NULL, 0 },
+	{ NULL, NULL, 0, 0, 0, NULL, 0 },
+};
+
+static void
+lws_log_emit(int level, const char *line)
+{
+	size_t	 n = strlen(line);
+
+	(void)level;
+	while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+		n--;
+	log_debug("lws: %.*s", (int)n, line);
+}
+
+static void *
+net_run(void *arg)
+{
+	struct net	*n = arg;
+
+	while (!atomic_load(&n->stop)) {
+		if (lws_service(n->ctx, 0) < 0) {
+			log_error("lws service loop failed");
+			break;
+		}
+	}
+	return NULL;
+}
+
+static void
+net_wake(void *arg)
+{
+	struct net	*n = arg;
+
+	lws_cancel_service(n->ctx);
+}
+
+int
+net_start(struct server *srv)
+{
+	struct lws_context_creation_info	 info;
+	struct net				*n;
+	sigset_t				 all, old;
+	int					 error;
+
+	if ((n = calloc(1, sizeof *n)) == NULL) {
+		log_fatal("net: out of memory");
+		return -1;
+	}
+	n->srv = srv;
+	lws_set_log_level(log_enabled(LL_DEBUG) ? LLL_ERR | LLL_WARN : 0,
+	    lws_log_emit);
+	memset(&info, 0, sizeof info);
+	info.port = CONTEXT_PORT_NO_LISTEN_SERVER;
+	info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
+	info.user = n;
+	if ((n->ctx = lws_create_context(&info)) == NULL) {
+		log_fatal("cannot create the lws context");
+		free(n);
+		return -1;
+	}
+	info.protocols = protocols;
+	info.vhost_name = "wsbridge";
+	if ((n->vh = lws_create_vhost(n->ctx, &info)) == NULL) {
+		log_fatal("cannot create the lws vhost");
+		lws_context_destroy(n->ctx);
+		free(n);
+		return -1;
+	}
+	srv->net = n;
+	srv->hub->wake_net = net_wake;
+	srv->hub->wake_net_arg = n;
+	/* Signals belong to the main thread: the new thread blocks them all. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	error = pthread_create(&n->thread, NULL, net_run, n);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (error != 0) {
+		log_fatal("cannot start the network thread: %s",
+		    strerror(error));
+		srv->hub->wake_net = NULL;
+		lws_context_destroy(n->ctx);
+		free(n);
+		srv->net = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+void
+net_stop(struct server *srv)
+{
+	struct net	*n = srv->net;
+
+	if (n == NULL)
+		return;
+	atomic_store(&n->stop, true);
+	lws_cancel_service(n->ctx);
+	pthread_join(n->thread, NULL);
+	srv->hub->wake_net = NULL;
+	/* The thread is gone: destroying here races with nothing. */
+	lws_context_destroy(n->ctx);
+	free(n);
+	srv->net = NULL;
+}

@@ -1,0 +1,40 @@
+/*
+ * The server's state, all of it in one place: every module is handed this
+ * struct rather than keeping globals of its own.
+ */
+#ifndef WSB_SERVER_H
+#define WSB_SERVER_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+struct config;
+struct event_base;
+struct event;
+struct hub;
+struct net;
+struct listeners;
+struct children;
+
+struct server {
+	const struct config	*cfg;
+	char			 software[64];	/* "wsbridge/VERSION" */
+	uint64_t		 boot_id;	/* random, for UNIQUE_ID */
+
+	/* Main thread (libevent) only. */
+	struct event_base	*base;
+	struct listeners	*listeners;
+	struct children		*children;
+	struct event		*signals[3];
+	struct event		*deadline;	/* bounds a graceful stop */
+	bool			 stopping;
+	uint64_t		 next_session_id;
+
+	/* Both threads: behind the hub's own lock. */
+	struct hub		*hub;
+	/* Network thread (lws) only, but for its start and stop. */
+	struct net		*net;
+};
+
+#endif

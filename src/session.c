@@ -1,0 +1,302 @@
+/*
+ * Sessions and the hub that passes them between the threads. A session is
+ * referenced by the network side, the main side, and by each queue it sits
+ * on; whoever drops the last reference writes its access-log line and
+ * frees it, so neither thread needs to know what the other still holds.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include <event2/buffer.h>
+
+#include "config.h"
+#include "env.h"
+#include "log.h"
+#include "server.h"
+#include "session.h"
+#include "status.h"
+
+static const char *const closed_by_names[] = {
+	"none", "client", "network", "protocol", "child", "server",
+};
+
+struct hub *
+hub_create(void)
+{
+	struct hub	*hub;
+
+	if ((hub = calloc(1, sizeof *hub)) == NULL)
+		return NULL;
+	if (pthread_mutex_init(&hub->lock, NULL) != 0) {
+		free(hub);
+		return NULL;
+	}
+	TAILQ_INIT(&hub->all);
+	TAILQ_INIT(&hub->net_q);
+	TAILQ_INIT(&hub->main_q);
+	return hub;
+}
+
+void
+hub_free(struct hub *hub)
+{
+	if (hub == NULL)
+		return;
+	pthread_mutex_destroy(&hub->lock);
+	free(hub);
+}
+
+unsigned
+hub_count(struct hub *hub)
+{
+	unsigned	 n;
+
+	pthread_mutex_lock(&hub->lock);
+	n = hub->count;
+	pthread_mutex_unlock(&hub->lock);
+	return n;
+}
+
+/* Moves the whole queue to the caller, who owns one reference per entry. */
+void
+hub_take_net(struct hub *hub, struct session_list *out)
+{
+	struct session	*s;
+
+	pthread_mutex_lock(&hub->lock);
+	while ((s = TAILQ_FIRST(&hub->net_q)) != NULL) {
+		TAILQ_REMOVE(&hub->net_q, s, net_entry);
+		s->on_net = false;
+		TAILQ_INSERT_TAIL(out, s, net_entry);
+	}
+	pthread_mutex_unlock(&hub->lock);
+}
+
+void
+hub_take_main(struct hub *hub, struct session_list *out)
+{
+	struct session	*s;
+
+	pthread_mutex_lock(&hub->lock);
+	while ((s = TAILQ_FIRST(&hub->main_q)) != NULL) {
+		TAILQ_REMOVE(&hub->main_q, s, main_entry);
+		s->on_main = false;
+		TAILQ_INSERT_TAIL(out, s, main_entry);
+	}
+	pthread_mutex_unlock(&hub->lock);
+}
+
+/* Asks the network thread to close every session with 1001. */
+void
+hub_broadcast_shutdown(struct hub *hub)
+{
+	struct session	**all, *s;
+	size_t		  n = 0, i;
+
+	/* Collect under the hub lock, then lock each session alone. */
+	pthread_mutex_lock(&hub->lock);
+	all = calloc(hub->count + 1, sizeof *all);
+	if (all != NULL) {
+		TAILQ_FOREACH(s, &hub->all, all_entry) {
+			session_ref(s);
+			all[n++] = s;
+		}
+	}
+	pthread_mutex_unlock(&hub->lock);
+	if (all == NULL) {
+		log_error("shutdown: out of memory listing sessions");
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		session_lock(all[i]);
+		all[i]->shutdown = true;
+		session_unlock(all[i]);
+		session_wake_net(all[i]);
+		session_unref(all[i]);
+	}
+	free(all);
+}
+
+struct session *
+session_create(struct server *srv)
+{
+	struct session	*s;
+
+	if ((s = calloc(1, sizeof *s)) == NULL)
+		return NULL;
+	if (pthread_mutex_init(&s->lock, NULL) != 0) {
+		free(s);
+		return NULL;
+	}
+	s->to_child = evbuffer_new();
+	s->to_client = evbuffer_new();
+	if (s->to_child == NULL || s->to_client == NULL) {
+		if (s->to_child != NULL)
+			evbuffer_free(s->to_child);
+		if (s->to_client != NULL)
+			evbuffer_free(s->to_client);
+		pthread_mutex_destroy(&s->lock);
+		free(s);
+		return NULL;
+	}
+	s->srv = srv;
+	s->fd = -1;
+	s->pid = -1;
+	/* The main side and the network side each hold one. */
+	atomic_init(&s->refs, 2);
+	clock_gettime(CLOCK_MONOTONIC, &s->started);
+	return s;
+}
+
+/* Makes the session visible to shutdown and to the count of live ones. */
+void
+session_publish(struct session *s)
+{
+	struct hub	*hub = s->srv->hub;
+
+	pthread_mutex_lock(&hub->lock);
+	TAILQ_INSERT_TAIL(&hub->all, s, all_entry);
+	hub->count++;
+	pthread_mutex_unlock(&hub->lock);
+}
+
+void
+session_ref(struct session *s)
+{
+	atomic_fetch_add(&s->refs, 1);
+}
+
+static void
+session_log_end(struct session *s)
+{
+	struct timespec	 now;
+	char		 result[48];
+	long long	 ms;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	ms = (long long)(now.tv_sec - s->started.tv_sec) * 1000 +
+	    (now.tv_nsec - s->started.tv_nsec) / 1000000;
+	if (!s->established) {
+		log_info("session=%llu remote=%s path=%s handshake failed",
+		    (unsigned long long)s->id, s->remote, s->target);
+		return;
+	}
+	if (s->exited)
+		status_log_field(s->wstatus, result, sizeof result);
+	else
+		strcpy(result, "exit=-");
+	log_access("session=%llu remote=%s path=%s duration_ms=%lld "
+	    "msgs_in=%llu bytes_in=%llu msgs_out=%llu bytes_out=%llu "
+	    "closed_by=%s code=%u reason=\"%s\" pid=%ld %s",
+	    (unsigned long long)s->id, s->remote, s->target, ms,
+	    (unsigned long long)s->msgs_in, (unsigned long long)s->bytes_in,
+	    (unsigned long long)s->msgs_out, (unsigned long long)s->bytes_out,
+	    closed_by_names[s->closed_by], s->close_code, s->close_reason,
+	    (long)s->pid, result);
+}
+
+static void
+session_free(struct session *s)
+{
+	struct hub	*hub = s->srv->hub;
+	bool		 last;
+
+	session_log_end(s);
+	pthread_mutex_lock(&hub->lock);
+	TAILQ_REMOVE(&hub->all, s, all_entry);
+	last = --hub->count == 0;
+	pthread_mutex_unlock(&hub->lock);
+	evbuffer_free(s->to_child);
+	evbuffer_free(s->to_client);
+	env_free(s->envp);
+	free(s->target);
+	pthread_mutex_destroy(&s->lock);
+	free(s);
+	/* A stopping server waits for the last session to go. */
+	if (last && hub->wake_main != NULL)
+		hub->wake_main(hub->wake_main_arg);
+}
+
+void
+session_unref(struct session *s)
+{
+	if (atomic_fetch_sub(&s->refs, 1) == 1)
+		session_free(s);
+}
+
+/* Queues the session for the network thread; wakes it if it was idle. */
+void
+session_wake_net(struct session *s)
+{
+	struct hub	*hub = s->srv->hub;
+	bool		 wake = false;
+
+	pthread_mutex_lock(&hub->lock);
+	if (!s->on_net) {
+		s->on_net = true;
+		session_ref(s);
+		wake = TAILQ_EMPTY(&hub->net_q);
+		TAILQ_INSERT_TAIL(&hub->net_q, s, net_entry);
+	}
+	pthread_mutex_unlock(&hub->lock);
+	if (wake && hub->wake_net != NULL)
+		hub->wake_net(hub->wake_net_arg);
+}
+
+void
+session_wake_main(struct session *s)
+{
+	struct hub	*hub = s->srv->hub;
+	bool		 wake = false;
+
+	pthread_mutex_lock(&hub->lock);
+	if (!s->on_main) {
+		s->on_main = true;
+		session_ref(s);
+		wake = TAILQ_EMPTY(&hub->main_q);
+		TAILQ_INSERT_TAIL(&hub->main_q, s, main_entry);
+	}
+	pthread_mutex_unlock(&hub->lock);
+	if (wake && hub->wake_main != NULL)
+		hub->wake_main(hub->wake_main_arg);
+}
+
+void
+session_lock(struct session *s)
+{
+	pthread_mutex_lock(&s->lock);
+}
+
+void
+session_unlock(struct session *s)
+{
+	pthread_mutex_unlock(&s->lock);
+}
+
+/* The first account of how a session closed is the one kept. */
+void
+session_set_close(struct session *s, enum closed_by by, uint16_t code,
+    const char *reason)
+{
+	size_t		 i;
+	unsigned char	 c;
+
+	if (s->closed_by != CLOSED_NOT_YET)
+		return;
+	s->closed_by = by;
+	s->close_code = code;
+	/* The client chose these bytes: keep the log line one clean line. */
+	for (i = 0; reason[i] != '\0' && i < CLOSE_REASON_MAX; i++) {
+		c = (unsigned char)reason[i];
+		s->close_reason[i] = (c < 0x20 || c == '"' || c == '\\' ||
+		    c == 0x7f) ? '?' : (char)c;
+	}
+	s->close_reason[i] = '\0';
+}
+
+const char *
+session_closed_by_name(enum closed_by by)
+{
+	return closed_by_names[by];
+}

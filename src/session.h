@@ -1,0 +1,127 @@
+/*
+ * A session is one WebSocket and the child behind it: the only object both
+ * threads touch. Everything under "shared" is read and written only with
+ * the session's lock held; the rest belongs to one thread, as marked.
+ */
+#ifndef WSB_SESSION_H
+#define WSB_SESSION_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/queue.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include "framing.h"
+
+struct evbuffer;
+struct lws;
+struct server;
+struct child;
+
+enum closed_by {
+	CLOSED_NOT_YET,
+	CLOSED_CLIENT,		/* a close frame came from the client */
+	CLOSED_NETWORK,		/* the connection dropped, no close frame */
+	CLOSED_PROTOCOL,	/* the client broke the protocol */
+	CLOSED_CHILD,		/* the child's end closed the socket */
+	CLOSED_SERVER,		/* wsbridge is stopping */
+};
+
+#define CLOSE_REASON_MAX	123	/* what fits in a control frame */
+
+struct session {
+	pthread_mutex_t		 lock;
+	_Atomic int		 refs;		/* one per owner, list entry */
+	uint64_t		 id;
+	struct server		*srv;
+
+	/* Set before the session is shared, read-only afterwards. */
+	char			 remote[80];	/* ip:port, for the log */
+	char			*target;	/* request target, for the log */
+	char			**envp;
+	struct timespec		 started;
+
+	/* Shared. */
+	struct evbuffer		*to_child;	/* bytes for stdin */
+	size_t			 to_child_ready; /* complete messages */
+	struct evbuffer		*to_client;	/* framed records */
+	bool			 established;	/* handshake done: spawn */
+	bool			 client_gone;	/* socket closed */
+	bool			 rx_paused;	/* socket reads stopped */
+	bool			 stdout_paused;	/* child reads stopped */
+	bool			 stdin_closed;	/* nothing more reaches it */
+	bool			 output_done;	/* close once queue is sent */
+	bool			 shutdown;	/* server stopping: 1001 */
+	bool			 spawned;
+	bool			 exited;
+	int			 wstatus;
+	pid_t			 pid;
+	enum closed_by		 closed_by;
+	uint16_t		 close_code;
+	char			 close_reason[CLOSE_REASON_MAX + 1];
+	uint64_t		 msgs_in, bytes_in, msgs_out, bytes_out;
+
+	/* Network thread only. */
+	int			 fd;		/* until lws adopts it */
+	struct lws		*wsi;
+	uint32_t		 out_left;	/* of the record being sent */
+	int			 out_opcode;
+	bool			 out_first;
+	bool			 out_active;	/* a record is being sent */
+	bool			 in_active;	/* a message is arriving */
+	bool			 in_text;
+	uint64_t		 in_bytes;
+	struct utf8_check	 in_utf8;
+
+	/* Main thread only. */
+	struct child		*child;
+	bool			 main_done;	/* main's reference dropped */
+
+	/* The hub's lock guards these. */
+	TAILQ_ENTRY(session)	 all_entry;
+	TAILQ_ENTRY(session)	 net_entry;
+	TAILQ_ENTRY(session)	 main_entry;
+	bool			 on_net, on_main;
+};
+
+TAILQ_HEAD(session_list, session);
+
+/*
+ * The hub links the threads: each has a queue of sessions that need its
+ * attention, and a way to be woken when its queue stops being empty.
+ */
+struct hub {
+	pthread_mutex_t		 lock;
+	struct session_list	 all;
+	struct session_list	 net_q;
+	struct session_list	 main_q;
+	unsigned		 count;
+	void			(*wake_net)(void *);
+	void			*wake_net_arg;
+	void			(*wake_main)(void *);
+	void			*wake_main_arg;
+};
+
+struct hub	*hub_create(void);
+void		 hub_free(struct hub *);
+unsigned	 hub_count(struct hub *);
+void		 hub_take_net(struct hub *, struct session_list *);
+void		 hub_take_main(struct hub *, struct session_list *);
+void		 hub_broadcast_shutdown(struct hub *);
+
+struct session	*session_create(struct server *);
+void		 session_publish(struct session *);
+void		 session_ref(struct session *);
+void		 session_unref(struct session *);
+void		 session_wake_net(struct session *);
+void		 session_wake_main(struct session *);
+void		 session_lock(struct session *);
+void		 session_unlock(struct session *);
+void		 session_set_close(struct session *, enum closed_by, uint16_t,
+		     const char *);
+const char	*session_closed_by_name(enum closed_by);
+
+#endif
