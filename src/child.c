@@ -67,6 +67,7 @@ struct children {
 
 static void	 child_check_done(struct child *);
 static void	 child_maybe_free(struct child *);
+static void	 close_fd(int *);
 
 struct children *
 children_create(void)
@@ -79,9 +80,26 @@ children_create(void)
 	return ch;
 }
 
+/* At exit: whatever is left was killed; only the bookkeeping remains. */
 void
 children_free(struct children *ch)
 {
+	struct child	*c;
+
+	if (ch == NULL)
+		return;
+	while ((c = TAILQ_FIRST(&ch->all)) != NULL) {
+		TAILQ_REMOVE(&ch->all, c, entry);
+		event_free(c->in_ev);
+		event_free(c->out_ev);
+		event_free(c->err_ev);
+		event_free(c->kill_ev);
+		close_fd(&c->in_fd);
+		close_fd(&c->out_fd);
+		close_fd(&c->err_fd);
+		free(c->outbuf);
+		free(c);
+	}
 	free(ch);
 }
 
@@ -292,7 +310,7 @@ queue_lines(struct child *c, struct session *s, bool eof)
 static int
 grow_outbuf(struct child *c)
 {
-	size_t	 limit = c->srv->cfg->max_message + 1, cap;
+	size_t	 limit = c->srv->cfg->max_message + 2, cap;
 	char	*p;
 
 	cap = c->outcap == 0 ? READ_CHUNK : c->outcap * 2;
@@ -374,6 +392,7 @@ on_stdout(evutil_socket_t fd, short what, void *arg)
 		/* Nothing more can come: stdin too, then the schedule. */
 		child_close_stdin(c);
 		child_check_done(c);
+		child_maybe_free(c);
 	}
 }
 
@@ -448,7 +467,7 @@ on_stdin_writable(evutil_socket_t fd, short what, void *arg)
 /*
  * The leader is reaped and stdout reached EOF: every byte the child wrote is
  * queued, so the session can close with its status, and the main side lets
- * go of the session.
+ * go of the session. The caller frees the child, if it may, as its last act.
  */
 static void
 child_check_done(struct child *c)
@@ -483,7 +502,6 @@ child_check_done(struct child *c)
 		event_del(c->kill_ev);
 		c->stage = KILL_DONE;
 	}
-	child_maybe_free(c);
 }
 
 static void
@@ -520,11 +538,6 @@ children_reap(struct server *srv)
 		if (c->out_fd >= 0)
 			start_grace(c);	/* a group member holds stdout */
 		child_check_done(c);
-		if (c->s == NULL && !group_alive(c) &&
-		    c->stage != KILL_DONE) {
-			event_del(c->kill_ev);
-			c->stage = KILL_DONE;
-		}
 		child_maybe_free(c);
 	}
 }

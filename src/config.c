@@ -30,6 +30,8 @@ const char config_usage[] =
 "                         (default PATH,LD_LIBRARY_PATH)\n"
 "  --closems=MS           grace after the child's stdin closes before SIGTERM,\n"
 "                         and again before SIGKILL (default 1000)\n"
+"  --pingms=MS            ping an idle client every MS ms (whole seconds);\n"
+"                         one silent for two intervals is dropped (default 0: off)\n"
 "  --maxframesize=BYTES   largest message accepted (close 1009 beyond), and\n"
 "                         longest line sent before it is split (default 16 MiB)\n"
 "  --loglevel=LEVEL       debug, trace, access, info, error or fatal\n"
@@ -44,7 +46,8 @@ const char config_usage[] =
 enum flag_kind { FLAG_BOOL, FLAG_VALUE };
 
 enum flag_id {
-	F_PORT, F_ADDRESS, F_BINARY, F_PASSENV, F_CLOSEMS, F_MAXFRAMESIZE,
+	F_PORT, F_ADDRESS, F_BINARY, F_PASSENV, F_CLOSEMS, F_PINGMS,
+	F_MAXFRAMESIZE,
 	F_LOGLEVEL, F_HELP, F_VERSION, F_LICENSE,
 };
 
@@ -58,6 +61,7 @@ static const struct flag {
 	{ "binary", F_BINARY, FLAG_BOOL },
 	{ "passenv", F_PASSENV, FLAG_VALUE },
 	{ "closems", F_CLOSEMS, FLAG_VALUE },
+	{ "pingms", F_PINGMS, FLAG_VALUE },
 	{ "maxframesize", F_MAXFRAMESIZE, FLAG_VALUE },
 	{ "loglevel", F_LOGLEVEL, FLAG_VALUE },
 	{ "help", F_HELP, FLAG_BOOL },
@@ -206,6 +210,12 @@ apply_flag(struct config *c, const struct flag *f, const char *v, char *err,
 			    "of milliseconds (0-3600000)", v);
 		c->closems = (unsigned)n;
 		break;
+	case F_PINGMS:
+		if (parse_number(v, 3600000, &n) != 0)
+			return fail(err, errlen, "--pingms: '%s' is not a number "
+			    "of milliseconds (0-3600000)", v);
+		c->ping_ms = (unsigned)n;
+		break;
 	case F_MAXFRAMESIZE:
 		if (parse_number(v, 1ULL << 30, &n) != 0 || n == 0)
 			return fail(err, errlen, "--maxframesize: '%s' is not a "
@@ -337,8 +347,12 @@ config_resolve_command(struct config *c, const char *path_env, char *err,
 		end = strchr(p, ':');
 		if (end == NULL)
 			end = p + strlen(p);
-		snprintf(buf, sizeof buf, "%.*s%s%s", (int)(end - p),
-		    end == p ? "." : p, "/", cmd);
+		/* An empty PATH entry means the current directory. */
+		if (end == p)
+			snprintf(buf, sizeof buf, "./%s", cmd);
+		else
+			snprintf(buf, sizeof buf, "%.*s/%s", (int)(end - p), p,
+			    cmd);
 		if (stat(buf, &st) == 0 && S_ISREG(st.st_mode)) {
 			if (access(buf, X_OK) == 0)
 				return (c->command_path = strdup(buf)) ? 0 :

@@ -32,6 +32,7 @@ struct config {
 	bool			 binary;
 	char			*passenv[CONFIG_MAX_PASSENV + 1];
 	unsigned		 closems;
+	unsigned		 ping_ms;	/* 0: no pings */
 	size_t			 max_message;	/* --maxframesize */
 	size_t			 queue_limit;	/* per direction */
 	enum log_level		 loglevel;

@@ -75,19 +75,30 @@ framing_next_line(const char *buf, size_t len, size_t max, bool eof,
     size_t *msglen, size_t *consumed)
 {
 	const char	*nl;
-	size_t		 scan = len < max ? len : max;
+	size_t		 n;
 
-	nl = memchr(buf, '\n', len > max ? max + 1 : len);
-	if (nl != NULL && (size_t)(nl - buf) <= max) {
-		*consumed = (size_t)(nl - buf) + 1;
-		*msglen = (size_t)(nl - buf);
-		if (*msglen > 0 && buf[*msglen - 1] == '\r')
-			(*msglen)--;
+	/* A line of max bytes may still be followed by "\r\n": look that far. */
+	nl = memchr(buf, '\n', len < max + 2 ? len : max + 2);
+	if (nl != NULL) {
+		n = (size_t)(nl - buf);
+		if (n > 0 && buf[n - 1] == '\r')
+			n--;
+		if (n <= max) {
+			*msglen = n;
+			*consumed = (size_t)(nl - buf) + 1;
+			return true;
+		}
+	}
+	/*
+	 * No newline within reach: split at max once more than max bytes are
+	 * here, unless the only extra byte is a '\r' that may start "\r\n".
+	 */
+	if (eof && len > 0) {
+		*msglen = *consumed = len < max ? len : max;
 		return true;
 	}
-	/* Split only past max, so a newline right at max is not mistaken. */
-	if (len > max || (eof && len > 0)) {
-		*msglen = *consumed = scan;
+	if (len > max + 1 || (len == max + 1 && buf[max] != '\r')) {
+		*msglen = *consumed = max;
 		return true;
 	}
 	return false;

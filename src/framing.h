@@ -24,8 +24,8 @@ bool	 utf8_valid(const void *, size_t);
 /*
  * Finds the next line in buf. Returns true when one is ready: *msglen is its
  * length without "\n" or "\r\n", *consumed how many bytes it used. A line
- * with no newline is ready when it reaches max bytes (it is split there) or
- * at eof (the last line).
+ * with no newline is split at max bytes once more than max are buffered, so
+ * a buffer of max + 2 bytes always makes progress; at eof the rest is a line.
  */
 bool	 framing_next_line(const char *buf, size_t len, size_t max, bool eof,
 	     size_t *msglen, size_t *consumed);

@@ -78,15 +78,12 @@ check_stopped(struct server *srv)
 static void
 on_main_wake(evutil_socket_t fd, short what, void *arg)
 {
-	struct server		*srv = arg;
-	struct session_list	 list = TAILQ_HEAD_INITIALIZER(list);
-	struct session		*s;
+	struct server	*srv = arg;
+	struct session	*s;
 
 	(void)fd;
 	(void)what;
-	hub_take_main(srv->hub, &list);
-	while ((s = TAILQ_FIRST(&list)) != NULL) {
-		TAILQ_REMOVE(&list, s, main_entry);
+	while ((s = hub_next_main(srv->hub)) != NULL) {
 		child_service(srv, s);
 		session_unref(s);
 	}
@@ -237,6 +234,28 @@ server_init(struct server *srv, const struct config *cfg)
 	return 0;
 }
 
+static void
+server_teardown(struct server *srv)
+{
+	size_t	 i;
+
+	for (i = 0; i < sizeof srv->signals / sizeof srv->signals[0]; i++) {
+		if (srv->signals[i] != NULL)
+			event_free(srv->signals[i]);
+	}
+	if (srv->deadline != NULL)
+		event_free(srv->deadline);
+	if (stop_poll_ev != NULL)
+		event_free(stop_poll_ev);
+	if (main_wake_ev != NULL)
+		event_free(main_wake_ev);
+	children_free(srv->children);
+	hub_free(srv->hub);
+	if (srv->base != NULL)
+		event_base_free(srv->base);
+	libevent_global_shutdown();
+}
+
 int
 main(int argc, char **argv)
 {
@@ -268,6 +287,7 @@ main(int argc, char **argv)
 		log_error("libevent loop failed");
 	listeners_close(&srv);
 	net_stop(&srv);
+	server_teardown(&srv);
 	log_info("stopped");
 	config_free(&cfg);
 	return 0;

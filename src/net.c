@@ -30,6 +30,7 @@ struct net {
 	struct lws_vhost	*vh;
 	pthread_t		 thread;
 	atomic_bool		 stop;
+	lws_retry_bo_t		 idle_policy;
 	unsigned char		 sendbuf[LWS_PRE + SEND_CHUNK];
 };
 
@@ -60,7 +61,7 @@ static void
 net_service(struct net *n, struct session *s)
 {
 	size_t	 limit = n->srv->cfg->queue_limit;
-	bool	 writable, resume = false;
+	bool	 writable, abandon, resume = false;
 
 	if (s->fd >= 0) {
 		net_adopt(n, s);
@@ -69,6 +70,7 @@ net_service(struct net *n, struct session *s)
 	if (s->wsi == NULL)
 		return;
 	session_lock(s);
+	abandon = s->shutdown && !s->established;
 	writable = s->established && (s->shutdown || s->output_done ||
 	    evbuffer_get_length(s->to_client) > 0);
 	if (s->rx_paused &&
@@ -76,12 +78,11 @@ net_service(struct net *n, struct session *s)
 		s->rx_paused = false;
 		resume = true;
 	}
-	if (s->shutdown && !s->established)
-		writable = false;
 	session_unlock(s);
-	if (s->shutdown && !s->established) {
+	if (abandon) {
 		/* Still in its handshake: drop it, nothing was promised. */
-		lws_set_timeout(s->wsi, PENDING_TIMEOUT_CLOSE_SEND, LWS_TO_KILL_ASYNC);
+		lws_set_timeout(s->wsi, PENDING_TIMEOUT_CLOSE_SEND,
+		    LWS_TO_KILL_ASYNC);
 		return;
 	}
 	if (resume)
@@ -93,12 +94,9 @@ net_service(struct net *n, struct session *s)
 static void
 net_drain(struct net *n)
 {
-	struct session_list	 list = TAILQ_HEAD_INITIALIZER(list);
-	struct session		*s;
+	struct session	*s;
 
-	hub_take_net(n->srv->hub, &list);
-	while ((s = TAILQ_FIRST(&list)) != NULL) {
-		TAILQ_REMOVE(&list, s, net_entry);
+	while ((s = hub_next_net(n->srv->hub)) != NULL) {
 		net_service(n, s);
 		session_unref(s);
 	}
@@ -260,16 +258,37 @@ net_peer_close(struct session *s, const unsigned char *in, size_t len)
 	session_unlock(s);
 }
 
+static time_t
+mono_now(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec;
+}
+
+/*
+ * lws hangs up a peer silent past the idle policy without saying so; a
+ * silence at least that long is how we tell it from a dropped connection.
+ */
+static bool
+net_ping_timed_out(struct net *n, struct session *s)
+{
+	return n->idle_policy.secs_since_valid_hangup > 0 &&
+	    mono_now() - s->last_rx >= n->idle_policy.secs_since_valid_hangup;
+}
+
 /* The socket is gone: tell the main side, once. */
 static void
-net_gone(struct session *s)
+net_gone(struct net *n, struct session *s)
 {
-	bool	 was_gone;
+	bool	 was_gone, ping = s->wsi != NULL && net_ping_timed_out(n, s);
 
 	session_lock(s);
 	was_gone = s->client_gone;
 	if (s->established)
-		session_set_close(s, CLOSED_NETWORK, 1006, "connection lost");
+		session_set_close(s, CLOSED_NETWORK, 1006, ping ?
+		    "ping timeout" : "connection lost");
 	s->client_gone = true;
 	session_unlock(s);
 	s->wsi = NULL;
@@ -295,13 +314,18 @@ net_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 	n = lws_context_user(lws_get_context(wsi));
 	switch (reason) {
 	case LWS_CALLBACK_ESTABLISHED:
+		s->last_rx = mono_now();
 		session_lock(s);
 		s->established = true;
 		session_unlock(s);
 		session_wake_main(s);
 		break;
 	case LWS_CALLBACK_RECEIVE:
+		s->last_rx = mono_now();
 		return net_receive(n, s, wsi, in, len);
+	case LWS_CALLBACK_RECEIVE_PONG:
+		s->last_rx = mono_now();
+		break;
 	case LWS_CALLBACK_SERVER_WRITEABLE:
 		return net_writable(n, s, wsi);
 	case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
@@ -311,10 +335,10 @@ net_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 		/* The main thread only hands over upgrades; refuse the rest. */
 		return -1;
 	case LWS_CALLBACK_CLOSED:
-		net_gone(s);
+		net_gone(n, s);
 		break;
 	case LWS_CALLBACK_WSI_DESTROY:
-		net_gone(s);
+		net_gone(n, s);
 		lws_set_opaque_user_data(wsi, NULL);
 		session_unref(s);
 		break;
@@ -388,6 +412,14 @@ net_start(struct server *srv)
 	}
 	info.protocols = protocols;
 	info.vhost_name = "wsbridge";
+	if (srv->cfg->ping_ms > 0) {
+		/* lws 4.1 counts in whole seconds: round up, never to 0. */
+		n->idle_policy.secs_since_valid_ping =
+		    (uint16_t)((srv->cfg->ping_ms + 999) / 1000);
+		n->idle_policy.secs_since_valid_hangup =
+		    (uint16_t)(2 * n->idle_policy.secs_since_valid_ping);
+		info.retry_and_idle_policy = &n->idle_policy;
+	}
 	if ((n->vh = lws_create_vhost(n->ctx, &info)) == NULL) {
 		log_fatal("cannot create the lws vhost");
 		lws_context_destroy(n->ctx);

@@ -58,33 +58,37 @@ hub_count(struct hub *hub)
 	return n;
 }
 
-/* Moves the whole queue to the caller, who owns one reference per entry. */
-void
-hub_take_net(struct hub *hub, struct session_list *out)
+/*
+ * Pops the next session that needs the network thread, or NULL. Popping one
+ * at a time lets the session be queued again while it is being served.
+ * The caller owns the queue's reference.
+ */
+struct session *
+hub_next_net(struct hub *hub)
 {
 	struct session	*s;
 
 	pthread_mutex_lock(&hub->lock);
-	while ((s = TAILQ_FIRST(&hub->net_q)) != NULL) {
+	if ((s = TAILQ_FIRST(&hub->net_q)) != NULL) {
 		TAILQ_REMOVE(&hub->net_q, s, net_entry);
 		s->on_net = false;
-		TAILQ_INSERT_TAIL(out, s, net_entry);
 	}
 	pthread_mutex_unlock(&hub->lock);
+	return s;
 }
 
-void
-hub_take_main(struct hub *hub, struct session_list *out)
+struct session *
+hub_next_main(struct hub *hub)
 {
 	struct session	*s;
 
 	pthread_mutex_lock(&hub->lock);
-	while ((s = TAILQ_FIRST(&hub->main_q)) != NULL) {
+	if ((s = TAILQ_FIRST(&hub->main_q)) != NULL) {
 		TAILQ_REMOVE(&hub->main_q, s, main_entry);
 		s->on_main = false;
-		TAILQ_INSERT_TAIL(out, s, main_entry);
 	}
 	pthread_mutex_unlock(&hub->lock);
+	return s;
 }
 
 /* Asks the network thread to close every session with 1001. */

@@ -75,6 +75,7 @@ struct session {
 	bool			 in_text;
 	uint64_t		 in_bytes;
 	struct utf8_check	 in_utf8;
+	time_t			 last_rx;	/* for telling ping timeouts */
 
 	/* Main thread only. */
 	struct child		*child;
@@ -108,8 +109,8 @@ struct hub {
 struct hub	*hub_create(void);
 void		 hub_free(struct hub *);
 unsigned	 hub_count(struct hub *);
-void		 hub_take_net(struct hub *, struct session_list *);
-void		 hub_take_main(struct hub *, struct session_list *);
+struct session	*hub_next_net(struct hub *);
+struct session	*hub_next_main(struct hub *);
 void		 hub_broadcast_shutdown(struct hub *);
 
 struct session	*session_create(struct server *);

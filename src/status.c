@@ -24,6 +24,7 @@ static const struct {
 	{ SIGURG, "SIGURG" }, { SIGXCPU, "SIGXCPU" }, { SIGXFSZ, "SIGXFSZ" },
 	{ SIGVTALRM, "SIGVTALRM" }, { SIGPROF, "SIGPROF" },
 	{ SIGWINCH, "SIGWINCH" }, { SIGIO, "SIGIO" }, { SIGSYS, "SIGSYS" },
+	{ SIGPWR, "SIGPWR" }, { SIGSTKFLT, "SIGSTKFLT" },
 };
 
 const char *
