@@ -200,3 +200,29 @@ http_path_length(const char *target)
 {
 	return strcspn(target, "?");
 }
+
+/* RFC 6455 4.2.1: version 13 only; 4.4: others get 426 and the version. */
+bool
+http_websocket_version_ok(const struct http_request *req)
+{
+	const char	*v = http_header(req, "Sec-WebSocket-Version");
+
+	return v != NULL && strcmp(v, "13") == 0;
+}
+
+/* The key must be 16 bytes in base64: 22 characters and "==". */
+bool
+http_websocket_key_ok(const struct http_request *req)
+{
+	const char	*k = http_header(req, "Sec-WebSocket-Key");
+	size_t		 i;
+
+	if (k == NULL || strlen(k) != 24 || strcmp(k + 22, "==") != 0)
+		return false;
+	for (i = 0; i < 22; i++) {
+		if (!isalnum((unsigned char)k[i]) && k[i] != '+' && k[i] != '/')
+			return false;
+	}
+	/* The last character's low 4 bits pad the 128 bits: must be zero. */
+	return strchr("AQgw", k[21]) != NULL;
+}

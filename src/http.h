@@ -29,6 +29,8 @@ const char	*http_header(const struct http_request *, const char *);
 bool		 http_header_has_token(const struct http_request *,
 		     const char *, const char *);
 bool		 http_is_websocket(const struct http_request *);
+bool		 http_websocket_version_ok(const struct http_request *);
+bool		 http_websocket_key_ok(const struct http_request *);
 size_t		 http_path_length(const char *);
 
 #endif

@@ -127,7 +127,8 @@ reply_and_close(struct pending *p, size_t headlen, int code,
 	    "Content-Type: text/plain; charset=utf-8\r\n"
 	    "Content-Length: %zu\r\nConnection: close\r\n%s\r\n%s",
 	    code, status, strlen(body),
-	    code == 426 ? "Upgrade: websocket\r\n" : "", body);
+	    code == 426 ? "Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n" :
+	    "", body);
 	if (send(p->fd, buf, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT) == -1)
 		log_debug("send: %s", strerror(errno));
 	pending_free(p, true);
@@ -233,6 +234,12 @@ on_pending_read(evutil_socket_t fd, short what, void *arg)
 	if (!http_is_websocket(&req))
 		reply_and_close(p, (size_t)head, 426, "Upgrade Required",
 		    "this is a WebSocket endpoint\n");
+	else if (!http_websocket_version_ok(&req))
+		reply_and_close(p, (size_t)head, 426, "Upgrade Required",
+		    "only WebSocket version 13 is spoken here\n");
+	else if (!http_websocket_key_ok(&req))
+		reply_and_close(p, (size_t)head, 400, "Bad Request",
+		    "missing or malformed Sec-WebSocket-Key\n");
 	else
 		pending_hand_over(p, &req);
 	http_request_free(&req);
@@ -354,7 +361,12 @@ bind_one(struct server *srv, const struct addrinfo *ai, int *port)
 	l->pause_ev = evtimer_new(srv->base, on_resume_accept, l);
 	if (l->ev == NULL || l->pause_ev == NULL ||
 	    event_add(l->ev, NULL) == -1) {
+		if (l->ev != NULL)
+			event_free(l->ev);
+		if (l->pause_ev != NULL)
+			event_free(l->pause_ev);
 		close(fd);
+		errno = ENOMEM;
 		return -1;
 	}
 	ls->n++;

@@ -166,8 +166,10 @@ setup_signals(struct server *srv)
 		srv->signals[i] = evsignal_new(srv->base, sigs[i], on_signal,
 		    srv);
 		if (srv->signals[i] == NULL ||
-		    event_add(srv->signals[i], NULL) == -1)
+		    event_add(srv->signals[i], NULL) == -1) {
+			log_fatal("cannot install signal handlers");
 			return -1;
+		}
 	}
 	return 0;
 }
@@ -272,16 +274,14 @@ main(int argc, char **argv)
 		return rc;
 	}
 	log_set_level(cfg.loglevel);
-	if (server_init(&srv, &cfg) != 0)
-		return 1;
-	if (setup_signals(&srv) != 0) {
-		log_fatal("cannot install signal handlers");
+	if (server_init(&srv, &cfg) != 0 || setup_signals(&srv) != 0 ||
+	    listeners_open(&srv) != 0 || net_start(&srv) != 0) {
+		/* Each step said what failed; undo the ones that worked. */
+		listeners_close(&srv);
+		server_teardown(&srv);
+		config_free(&cfg);
 		return 1;
 	}
-	if (listeners_open(&srv) != 0)
-		return 1;
-	if (net_start(&srv) != 0)
-		return 1;
 	log_info("serving %s", cfg.command_path);
 	if (event_base_dispatch(srv.base) == -1)
 		log_error("libevent loop failed");

@@ -442,6 +442,54 @@ test_path_length(void)
 	CHECK_EQ_INT(http_path_length("/a%3Fb?c"), 6);
 }
 
+static bool
+key_ok(const char *key)
+{
+	struct http_request	 req;
+	char			 head[256];
+	bool			 ok;
+
+	snprintf(head, sizeof head, "GET / HTTP/1.1\r\n"
+	    "Sec-WebSocket-Key: %s\r\n\r\n", key);
+	if (!CHECK_EQ_INT(parse(&req, head), 0))
+		return false;
+	ok = http_websocket_key_ok(&req);
+	http_request_free(&req);
+	return ok;
+}
+
+static bool
+version_ok(const char *head)
+{
+	struct http_request	 req;
+	bool			 ok;
+
+	if (!CHECK_EQ_INT(parse(&req, head), 0))
+		return false;
+	ok = http_websocket_version_ok(&req);
+	http_request_free(&req);
+	return ok;
+}
+
+static void
+test_websocket_key_and_version(void)
+{
+	/* RFC 6455's own example key, and one from a browser. */
+	CHECK(key_ok("dGhlIHNhbXBsZSBub25jZQ=="));
+	CHECK(key_ok("x3JJHMbDL1EzLkh9GBhXDw=="));
+	CHECK(key_ok("AAAAAAAAAAAAAAAAAAAAAA=="));
+	CHECK(!key_ok("dGhlIHNhbXBsZSBub25jZQ"));	/* no padding */
+	CHECK(!key_ok("dGhlIHNhbXBsZSBub25jZQ="));
+	CHECK(!key_ok("dGhlIHNhbXBsZSBub25jZR=="));	/* stray bits */
+	CHECK(!key_ok("dGhlIHNhbXBsZSBub25j*Q=="));
+	CHECK(!key_ok("dGhlIHNhbXBsZSBub25jZQdGhl"));
+	CHECK(!key_ok(""));
+	CHECK(version_ok("GET / HTTP/1.1\r\nSec-WebSocket-Version: 13\r\n\r\n"));
+	CHECK(!version_ok("GET / HTTP/1.1\r\nSec-WebSocket-Version: 8\r\n\r\n"));
+	CHECK(!version_ok("GET / HTTP/1.1\r\nSec-WebSocket-Version: 130\r\n\r\n"));
+	CHECK(!version_ok("GET / HTTP/1.1\r\nHost: a\r\n\r\n"));
+}
+
 int
 main(void)
 {
@@ -453,5 +501,6 @@ main(void)
 	test_tokens();
 	test_websocket();
 	test_path_length();
+	test_websocket_key_and_version();
 	return unit_done();
 }
