@@ -380,6 +380,8 @@ on_stdout(evutil_socket_t fd, short what, void *arg)
 			pause = s->stdout_paused = true;
 		if (evbuffer_get_length(s->to_client) == 0)
 			was_empty = false;
+		metrics_queue_level(&c->srv->metrics.to_client_hwm,
+		    evbuffer_get_length(s->to_client));
 		session_unlock(s);
 		if (was_empty)
 			session_wake_net(s);

@@ -4,6 +4,7 @@
  * working. Parsing is pure (no I/O) so it can be unit-tested; errors come back
  * as one line of text for main to print.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -34,6 +35,14 @@ const char config_usage[] =
 "                         one silent for two intervals is dropped (default 0: off)\n"
 "  --maxframesize=BYTES   largest message accepted (close 1009 beyond), and\n"
 "                         longest line sent before it is split (default 16 MiB)\n"
+"  --unixsocket=PATH      also listen on a unix-domain socket (REMOTE_ADDR is\n"
+"                         unix-socket)\n"
+"  --uid=USER             after binding, run as USER (name or number)\n"
+"  --gid=GROUP            after binding, run as GROUP (default: USER's group)\n"
+"  --trusted-proxy=ADDR[,ADDR...]\n"
+"                         take REMOTE_ADDR from X-Forwarded-For when the peer\n"
+"                         is one of these proxies\n"
+"  --metrics=PATH         serve Prometheus metrics over HTTP GET at PATH\n"
 "  --loglevel=LEVEL       debug, trace, access, info, error or fatal\n"
 "                         (default access)\n"
 "  --help                 show this help and exit\n"
@@ -48,7 +57,8 @@ enum flag_kind { FLAG_BOOL, FLAG_VALUE };
 enum flag_id {
 	F_PORT, F_ADDRESS, F_BINARY, F_PASSENV, F_CLOSEMS, F_PINGMS,
 	F_MAXFRAMESIZE,
-	F_LOGLEVEL, F_HELP, F_VERSION, F_LICENSE,
+	F_LOGLEVEL, F_HELP, F_VERSION, F_LICENSE, F_UNIXSOCKET, F_UID, F_GID,
+	F_TRUSTED_PROXY, F_METRICS,
 };
 
 static const struct flag {
@@ -67,6 +77,11 @@ static const struct flag {
 	{ "help", F_HELP, FLAG_BOOL },
 	{ "version", F_VERSION, FLAG_BOOL },
 	{ "license", F_LICENSE, FLAG_BOOL },
+	{ "unixsocket", F_UNIXSOCKET, FLAG_VALUE },
+	{ "uid", F_UID, FLAG_VALUE },
+	{ "gid", F_GID, FLAG_VALUE },
+	{ "trusted-proxy", F_TRUSTED_PROXY, FLAG_VALUE },
+	{ "metrics", F_METRICS, FLAG_VALUE },
 };
 
 static const char *level_names[] = {
@@ -174,6 +189,31 @@ set_passenv(struct config *c, const char *list, char *err, size_t errlen)
 }
 
 static int
+set_proxies(struct config *c, const char *list, char *err, size_t errlen)
+{
+	unsigned char	 addr[16];
+	char		*s, *a, *save = NULL;
+	size_t		 n = 0;
+
+	free(c->proxies_buf);
+	if ((c->proxies_buf = strdup(list)) == NULL)
+		return fail(err, errlen, "out of memory");
+	for (s = c->proxies_buf; (a = strtok_r(s, ",", &save)) != NULL;
+	    s = NULL) {
+		if (inet_pton(AF_INET, a, addr) != 1 &&
+		    inet_pton(AF_INET6, a, addr) != 1)
+			return fail(err, errlen, "--trusted-proxy: '%s' is not "
+			    "an IP address", a);
+		if (n == CONFIG_MAX_PROXIES)
+			return fail(err, errlen, "--trusted-proxy: more than %d "
+			    "addresses", CONFIG_MAX_PROXIES);
+		c->proxies[n++] = a;
+	}
+	c->proxies[n] = NULL;
+	return 0;
+}
+
+static int
 apply_flag(struct config *c, const struct flag *f, const char *v, char *err,
     size_t errlen)
 {
@@ -189,6 +229,7 @@ apply_flag(struct config *c, const struct flag *f, const char *v, char *err,
 			return fail(err, errlen,
 			    "--port: '%s' is not a port number (0-65535)", v);
 		c->port = (int)n;
+		c->port_given = true;
 		break;
 	case F_ADDRESS:
 		if (check_address(v) != 0)
@@ -238,6 +279,31 @@ apply_flag(struct config *c, const struct flag *f, const char *v, char *err,
 	case F_LICENSE:
 		if (b && c->action == ACTION_SERVE)
 			c->action = ACTION_LICENSE;
+		break;
+	case F_UNIXSOCKET:
+		if (*v == '\0' || strlen(v) >= 108)
+			return fail(err, errlen, "--unixsocket: '%s' is not a "
+			    "socket path (1-107 bytes)", v);
+		c->unixsocket = v;
+		break;
+	case F_UID:
+	case F_GID:
+		if (*v == '\0' || strchr(v, ':') != NULL)
+			return fail(err, errlen, "--%s: '%s' is not a %s name "
+			    "or number", f->name, v, f->id == F_UID ? "user" :
+			    "group");
+		if (f->id == F_UID)
+			c->uid = v;
+		else
+			c->gid = v;
+		break;
+	case F_TRUSTED_PROXY:
+		return set_proxies(c, v, err, errlen);
+	case F_METRICS:
+		if (*v != '/' || strchr(v, '?') != NULL || strchr(v, ' '))
+			return fail(err, errlen, "--metrics: '%s' is not a URL "
+			    "path (it starts with /)", v);
+		c->metrics_path = v;
 		break;
 	}
 	return 0;
@@ -370,7 +436,9 @@ void
 config_free(struct config *c)
 {
 	free(c->passenv_buf);
+	free(c->proxies_buf);
 	free(c->command_path);
 	c->passenv_buf = NULL;
+	c->proxies_buf = NULL;
 	c->command_path = NULL;
 }

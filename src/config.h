@@ -23,10 +23,12 @@ enum config_action {
 
 #define CONFIG_MAX_ADDRESSES	16
 #define CONFIG_MAX_PASSENV	64
+#define CONFIG_MAX_PROXIES	16
 
 struct config {
 	enum config_action	 action;
 	int			 port;
+	bool			 port_given;
 	char			*addresses[CONFIG_MAX_ADDRESSES + 1];
 	size_t			 naddresses;
 	bool			 binary;
@@ -37,6 +39,12 @@ struct config {
 	size_t			 queue_limit;	/* per direction */
 	enum log_level		 loglevel;
 	char			*passenv_buf;	/* owns passenv[] strings */
+	const char		*unixsocket;	/* --unixsocket PATH */
+	const char		*uid;		/* --uid name or number */
+	const char		*gid;		/* --gid name or number */
+	char			*proxies[CONFIG_MAX_PROXIES + 1];
+	char			*proxies_buf;	/* owns proxies[] strings */
+	const char		*metrics_path;	/* --metrics PATH */
 	char *const		*command;	/* argv of the child, NULL-ended */
 	char			*command_path;	/* command[0] found in PATH */
 };

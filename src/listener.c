@@ -6,6 +6,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -14,6 +15,8 @@
 #include <string.h>
 #include <sys/queue.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -24,6 +27,7 @@
 #include "http.h"
 #include "listener.h"
 #include "log.h"
+#include "metrics.h"
 #include "server.h"
 #include "session.h"
 
@@ -86,7 +90,9 @@ addr_to_text(const struct sockaddr_storage *ss, char *ip, size_t iplen,
 			inet_ntop(AF_INET6, &sin6->sin6_addr, ip,
 			    (socklen_t)iplen);
 		*port = ntohs(sin6->sin6_port);
-	} else
+	} else if (ss->ss_family == AF_UNIX)
+		snprintf(ip, iplen, "unix-socket");
+	else
 		snprintf(ip, iplen, "unknown");
 }
 
@@ -114,24 +120,80 @@ pending_free(struct pending *p, bool close_fd)
 /* Answers a request that will not become a WebSocket, then hangs up. */
 static void
 reply_and_close(struct pending *p, size_t headlen, int code,
-    const char *status, const char *body)
+    const char *status, const char *type, const char *body, bool head_only)
 {
-	char	 buf[512];
+	char	*buf;
 	int	 n;
 
 	/* Consume what was peeked, so closing sends FIN and not RST. */
 	if (headlen > 0 && recv(p->fd, p->srv->listeners->scratch, headlen,
 	    0) == -1)
 		log_debug("recv: %s", strerror(errno));
-	n = snprintf(buf, sizeof buf, "HTTP/1.1 %d %s\r\n"
-	    "Content-Type: text/plain; charset=utf-8\r\n"
+	n = asprintf(&buf, "HTTP/1.1 %d %s\r\n"
+	    "Content-Type: %s\r\n"
 	    "Content-Length: %zu\r\nConnection: close\r\n%s\r\n%s",
-	    code, status, strlen(body),
+	    code, status, type, strlen(body),
 	    code == 426 ? "Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n" :
-	    "", body);
-	if (send(p->fd, buf, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT) == -1)
+	    "", head_only ? "" : body);
+	if (n == -1)
+		log_error("out of memory answering HTTP %d", code);
+	else if (send(p->fd, buf, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT) == -1)
 		log_debug("send: %s", strerror(errno));
+	if (n != -1)
+		free(buf);
 	pending_free(p, true);
+}
+
+static void
+reply_error(struct pending *p, size_t headlen, int code, const char *status,
+    const char *body)
+{
+	reply_and_close(p, headlen, code, status, "text/plain; charset=utf-8",
+	    body, false);
+}
+
+static void
+reply_metrics(struct pending *p, size_t headlen, bool head_only)
+{
+	struct server	*srv = p->srv;
+	char		 body[8192];
+
+	metrics_render(&srv->metrics, hub_count(srv->hub), body, sizeof body);
+	reply_and_close(p, headlen, 200, "OK",
+	    "text/plain; version=0.0.4; charset=utf-8", body, head_only);
+}
+
+/*
+ * Behind a proxy we trust, the client is the address that proxy appended:
+ * the rightmost X-Forwarded-For entry. Anything further left was written
+ * by the client itself and proves nothing.
+ */
+static bool
+forwarded_for(const struct server *srv, const char *peer,
+    const struct http_request *req, char *out, size_t outlen)
+{
+	const char	*xff, *last;
+	unsigned char	 addr[16];
+	size_t		 i, n;
+
+	for (i = 0; srv->cfg->proxies[i] != NULL; i++) {
+		if (strcmp(srv->cfg->proxies[i], peer) == 0)
+			break;
+	}
+	if (srv->cfg->proxies[i] == NULL ||
+	    (xff = http_header(req, "X-Forwarded-For")) == NULL)
+		return false;
+	last = strrchr(xff, ',');
+	last = last != NULL ? last + 1 : xff;
+	while (*last == ' ' || *last == '\t')
+		last++;
+	n = strcspn(last, " \t");
+	if (n == 0 || n >= outlen)
+		return false;
+	memcpy(out, last, n);
+	out[n] = '\0';
+	return inet_pton(AF_INET, out, addr) == 1 ||
+	    inet_pton(AF_INET6, out, addr) == 1;
 }
 
 static struct session *
@@ -143,6 +205,7 @@ session_from_request(struct server *srv, struct pending *p,
 	struct sockaddr_storage	 local;
 	socklen_t		 llen = sizeof local;
 	char			 rip[INET6_ADDRSTRLEN], lip[INET6_ADDRSTRLEN];
+	char			 fwd[INET6_ADDRSTRLEN];
 	char			 uid[40];
 	int			 rport, lport;
 
@@ -150,7 +213,12 @@ session_from_request(struct server *srv, struct pending *p,
 		return NULL;
 	s->id = ++srv->next_session_id;
 	addr_to_text(&p->peer, rip, sizeof rip, &rport);
-	format_endpoint(rip, rport, s->remote, sizeof s->remote);
+	if (forwarded_for(srv, rip, req, fwd, sizeof fwd))
+		memcpy(rip, fwd, sizeof rip);
+	if (p->peer.ss_family == AF_UNIX)
+		snprintf(s->remote, sizeof s->remote, "unix-socket");
+	else
+		format_endpoint(rip, rport, s->remote, sizeof s->remote);
 	if (getsockname(p->fd, (struct sockaddr *)&local, &llen) == -1)
 		memset(&local, 0, sizeof local);
 	addr_to_text(&local, lip, sizeof lip, &lport);
@@ -184,8 +252,7 @@ pending_hand_over(struct pending *p, const struct http_request *req)
 
 	if ((s = session_from_request(srv, p, req)) == NULL) {
 		log_error("out of memory for a new session");
-		reply_and_close(p, 0, 503, "Service Unavailable",
-		    "out of memory\n");
+		reply_error(p, 0, 503, "Service Unavailable", "out of memory\n");
 		return;
 	}
 	s->fd = p->fd;
@@ -194,6 +261,17 @@ pending_hand_over(struct pending *p, const struct http_request *req)
 	log_debug("session=%llu remote=%s path=%s handed to lws",
 	    (unsigned long long)s->id, s->remote, s->target);
 	session_wake_net(s);
+}
+
+static bool
+is_metrics_request(const struct server *srv, const struct http_request *req)
+{
+	const char	*path = srv->cfg->metrics_path;
+
+	return path != NULL && (strcmp(req->method, "GET") == 0 ||
+	    strcmp(req->method, "HEAD") == 0) &&
+	    strlen(path) == http_path_length(req->target) &&
+	    strncmp(req->target, path, strlen(path)) == 0;
 }
 
 static void
@@ -207,7 +285,7 @@ on_pending_read(evutil_socket_t fd, short what, void *arg)
 
 	if ((what & EV_TIMEOUT) || now_sec() > p->deadline) {
 		log_debug("request head timed out");
-		reply_and_close(p, 0, 408, "Request Timeout", "timeout\n");
+		reply_error(p, 0, 408, "Request Timeout", "timeout\n");
 		return;
 	}
 	n = recv(fd, ls->scratch, sizeof ls->scratch, MSG_PEEK);
@@ -221,24 +299,26 @@ on_pending_read(evutil_socket_t fd, short what, void *arg)
 	if (head == 0 && (size_t)n < sizeof ls->scratch)
 		return;		/* more to come: the next edge wakes us */
 	if (head <= 0) {
-		reply_and_close(p, 0, head == 0 ? 431 : 400, head == 0 ?
+		reply_error(p, 0, head == 0 ? 431 : 400, head == 0 ?
 		    "Request Header Fields Too Large" : "Bad Request",
 		    "bad request\n");
 		return;
 	}
 	if (http_parse_request(&req, ls->scratch, (size_t)head) != 0) {
-		reply_and_close(p, (size_t)head, 400, "Bad Request",
+		reply_error(p, (size_t)head, 400, "Bad Request",
 		    "bad request\n");
 		return;
 	}
-	if (!http_is_websocket(&req))
-		reply_and_close(p, (size_t)head, 426, "Upgrade Required",
+	if (is_metrics_request(p->srv, &req))
+		reply_metrics(p, (size_t)head, strcmp(req.method, "HEAD") == 0);
+	else if (!http_is_websocket(&req))
+		reply_error(p, (size_t)head, 426, "Upgrade Required",
 		    "this is a WebSocket endpoint\n");
 	else if (!http_websocket_version_ok(&req))
-		reply_and_close(p, (size_t)head, 426, "Upgrade Required",
+		reply_error(p, (size_t)head, 426, "Upgrade Required",
 		    "only WebSocket version 13 is spoken here\n");
 	else if (!http_websocket_key_ok(&req))
-		reply_and_close(p, (size_t)head, 400, "Bad Request",
+		reply_error(p, (size_t)head, 400, "Bad Request",
 		    "missing or malformed Sec-WebSocket-Key\n");
 	else
 		pending_hand_over(p, &req);
@@ -321,18 +401,56 @@ on_accept(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+/* Starts accepting on a bound, listening socket; logs where. */
 static int
-bind_one(struct server *srv, const struct addrinfo *ai, int *port)
+listener_add(struct server *srv, int fd, const char *how)
 {
 	struct listeners	*ls = srv->listeners;
 	struct listener		*l;
 	struct sockaddr_storage	 ss;
 	socklen_t		 len = sizeof ss;
-	char			 ip[INET6_ADDRSTRLEN], ep[80];
-	int			 fd, one = 1, zero = 0, p;
+	char			 ip[INET6_ADDRSTRLEN], ep[160];
+	int			 port;
 
-	if (ls->n == sizeof ls->list / sizeof ls->list[0])
-		return 0;
+	if (ls->n == sizeof ls->list / sizeof ls->list[0]) {
+		errno = EMFILE;
+		return -1;
+	}
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) == -1)
+		return -1;
+	l = &ls->list[ls->n];
+	l->srv = srv;
+	l->fd = fd;
+	l->ev = event_new(srv->base, fd, EV_READ | EV_PERSIST, on_accept, l);
+	l->pause_ev = evtimer_new(srv->base, on_resume_accept, l);
+	if (l->ev == NULL || l->pause_ev == NULL ||
+	    event_add(l->ev, NULL) == -1) {
+		if (l->ev != NULL)
+			event_free(l->ev);
+		if (l->pause_ev != NULL)
+			event_free(l->pause_ev);
+		errno = ENOMEM;
+		return -1;
+	}
+	ls->n++;
+	if (ss.ss_family == AF_UNIX)
+		snprintf(ep, sizeof ep, "unix:%s",
+		    ((struct sockaddr_un *)&ss)->sun_path);
+	else {
+		addr_to_text(&ss, ip, sizeof ip, &port);
+		format_endpoint(ip, port, ep, sizeof ep);
+	}
+	log_info("listening on %s%s", ep, how);
+	return 0;
+}
+
+static int
+bind_one(struct server *srv, const struct addrinfo *ai, int *port)
+{
+	struct sockaddr_storage	 ss;
+	socklen_t		 len = sizeof ss;
+	int			 fd, one = 1, zero = 0, saved;
+
 	fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK |
 	    SOCK_CLOEXEC, ai->ai_protocol);
 	if (fd == -1)
@@ -348,30 +466,96 @@ bind_one(struct server *srv, const struct addrinfo *ai, int *port)
 		((struct sockaddr_in6 *)&ss)->sin6_port = htons((uint16_t)*port);
 	if (bind(fd, (struct sockaddr *)&ss, ai->ai_addrlen) == -1 ||
 	    listen(fd, BACKLOG) == -1 ||
-	    getsockname(fd, (struct sockaddr *)&ss, &len) == -1) {
+	    getsockname(fd, (struct sockaddr *)&ss, &len) == -1 ||
+	    listener_add(srv, fd, "") == -1) {
+		saved = errno;
 		close(fd);
+		errno = saved;
 		return -1;
 	}
-	addr_to_text(&ss, ip, sizeof ip, &p);
-	*port = p;	/* with --port=0, every address shares the first port */
-	l = &ls->list[ls->n];
-	l->srv = srv;
-	l->fd = fd;
-	l->ev = event_new(srv->base, fd, EV_READ | EV_PERSIST, on_accept, l);
-	l->pause_ev = evtimer_new(srv->base, on_resume_accept, l);
-	if (l->ev == NULL || l->pause_ev == NULL ||
-	    event_add(l->ev, NULL) == -1) {
-		if (l->ev != NULL)
-			event_free(l->ev);
-		if (l->pause_ev != NULL)
-			event_free(l->pause_ev);
-		close(fd);
-		errno = ENOMEM;
+	/* With --port=0, every address shares the first one's port. */
+	*port = ntohs(ss.ss_family == AF_INET ?
+	    ((struct sockaddr_in *)&ss)->sin_port :
+	    ((struct sockaddr_in6 *)&ss)->sin6_port);
+	return 0;
+}
+
+/*
+ * A stale socket file from a previous run is replaced; one that a live
+ * server still answers on is not.
+ */
+static int
+bind_unix(struct server *srv, const char *path)
+{
+	struct sockaddr_un	 sun;
+	struct stat		 st;
+	int			 fd, probe;
+
+	memset(&sun, 0, sizeof sun);
+	sun.sun_family = AF_UNIX;
+	snprintf(sun.sun_path, sizeof sun.sun_path, "%s", path);
+	if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode)) {
+		probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (probe >= 0 && connect(probe, (struct sockaddr *)&sun,
+		    sizeof sun) == 0) {
+			close(probe);
+			fprintf(stderr, "wsbridge: --unixsocket=%s: a server "
+			    "is listening there already\n", path);
+			return -1;
+		}
+		if (probe >= 0)
+			close(probe);
+		unlink(path);
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd == -1 || bind(fd, (struct sockaddr *)&sun, sizeof sun) == -1 ||
+	    listen(fd, BACKLOG) == -1 || listener_add(srv, fd, "") == -1) {
+		fprintf(stderr, "wsbridge: --unixsocket=%s: %s\n", path,
+		    strerror(errno));
+		if (fd >= 0)
+			close(fd);
 		return -1;
 	}
-	ls->n++;
-	format_endpoint(ip, p, ep, sizeof ep);
-	log_info("listening on %s", ep);
+	return 0;
+}
+
+/*
+ * systemd's protocol: LISTEN_FDS sockets from fd 3 on, meant for us only
+ * if LISTEN_PID is our pid.
+ */
+static int
+adopt_activated(struct server *srv, bool *adopted)
+{
+	const char	*pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
+	char		*end;
+	long		 n, i;
+	int		 flags;
+
+	*adopted = false;
+	if (pid == NULL || fds == NULL ||
+	    strtol(pid, &end, 10) != (long)getpid() || *end != '\0')
+		return 0;
+	n = strtol(fds, &end, 10);
+	if (*end != '\0' || n <= 0 || n > CONFIG_MAX_ADDRESSES) {
+		fprintf(stderr, "wsbridge: LISTEN_FDS=%s: not a count of "
+		    "sockets (1-%d)\n", fds, CONFIG_MAX_ADDRESSES);
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		flags = fcntl(3 + (int)i, F_GETFL);
+		if (flags == -1 || fcntl(3 + (int)i, F_SETFL,
+		    flags | O_NONBLOCK) == -1 ||
+		    fcntl(3 + (int)i, F_SETFD, FD_CLOEXEC) == -1 ||
+		    listener_add(srv, 3 + (int)i, " (socket activation)") == -1) {
+			fprintf(stderr, "wsbridge: socket activation: fd %ld: "
+			    "%s\n", 3 + i, strerror(errno));
+			return -1;
+		}
+	}
+	unsetenv("LISTEN_PID");
+	unsetenv("LISTEN_FDS");
+	unsetenv("LISTEN_FDNAMES");
+	*adopted = true;
 	return 0;
 }
 
@@ -421,9 +605,19 @@ listeners_open(struct server *srv)
 	int			 port = cfg->port;
 	size_t			 i;
 
+	bool			 activated;
+
 	if ((srv->listeners = calloc(1, sizeof *srv->listeners)) == NULL)
 		return -1;
 	TAILQ_INIT(&srv->listeners->pending);
+	if (adopt_activated(srv, &activated) != 0)
+		return -1;
+	if (cfg->unixsocket != NULL && bind_unix(srv, cfg->unixsocket) != 0)
+		return -1;
+	/* systemd's sockets, or a unix socket alone, replace the default. */
+	if (activated || (cfg->unixsocket != NULL && cfg->naddresses == 0 &&
+	    !cfg->port_given))
+		return 0;
 	if (cfg->naddresses == 0)
 		return bind_address(srv, "[::]", &port) == 0 ? 0 :
 		    bind_address(srv, "0.0.0.0", &port);
@@ -449,6 +643,8 @@ listeners_close(struct server *srv)
 		event_free(ls->list[i].pause_ev);
 		close(ls->list[i].fd);
 	}
+	if (srv->cfg->unixsocket != NULL)
+		unlink(srv->cfg->unixsocket);
 	ls->n = 0;
 	while ((p = TAILQ_FIRST(&ls->pending)) != NULL)
 		pending_free(p, true);

@@ -6,6 +6,8 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -236,6 +238,68 @@ server_init(struct server *srv, const struct config *cfg)
 	return 0;
 }
 
+static int
+lookup_id(const char *what, const char *name, uid_t *uid, gid_t *gid)
+{
+	struct passwd	*pw;
+	struct group	*gr;
+	char		*end;
+	unsigned long	 n;
+
+	n = strtoul(name, &end, 10);
+	if (strcmp(what, "uid") == 0) {
+		pw = (*end == '\0') ? getpwuid((uid_t)n) : getpwnam(name);
+		if (pw == NULL && *end != '\0') {
+			log_fatal("--uid=%s: no such user", name);
+			return -1;
+		}
+		*uid = pw != NULL ? pw->pw_uid : (uid_t)n;
+		if (gid != NULL && pw != NULL)
+			*gid = pw->pw_gid;
+		return 0;
+	}
+	gr = (*end == '\0') ? NULL : getgrnam(name);
+	if (gr == NULL && *end != '\0') {
+		log_fatal("--gid=%s: no such group", name);
+		return -1;
+	}
+	*gid = gr != NULL ? gr->gr_gid : (gid_t)n;
+	return 0;
+}
+
+/*
+ * After binding (a privileged port needs root) and before anything is
+ * spawned: the children inherit whatever we are then.
+ */
+static int
+drop_privileges(const struct config *cfg)
+{
+	uid_t	 uid = getuid();
+	gid_t	 gid = getgid();
+
+	if (cfg->uid == NULL && cfg->gid == NULL)
+		return 0;
+	if (geteuid() != 0) {
+		log_fatal("--uid/--gid need wsbridge to start as root");
+		return -1;
+	}
+	if ((cfg->uid != NULL && lookup_id("uid", cfg->uid, &uid, &gid) != 0) ||
+	    (cfg->gid != NULL && lookup_id("gid", cfg->gid, NULL, &gid) != 0))
+		return -1;
+	if (setgroups(1, &gid) == -1 || setgid(gid) == -1 ||
+	    setuid(uid) == -1) {
+		log_fatal("cannot drop privileges to uid %ld gid %ld: %s",
+		    (long)uid, (long)gid, strerror(errno));
+		return -1;
+	}
+	if (uid != 0 && setuid(0) == 0) {
+		log_fatal("dropped privileges could be regained: refusing to run");
+		return -1;
+	}
+	log_info("running as uid %ld gid %ld", (long)uid, (long)gid);
+	return 0;
+}
+
 static void
 server_teardown(struct server *srv)
 {
@@ -275,7 +339,8 @@ main(int argc, char **argv)
 	}
 	log_set_level(cfg.loglevel);
 	if (server_init(&srv, &cfg) != 0 || setup_signals(&srv) != 0 ||
-	    listeners_open(&srv) != 0 || net_start(&srv) != 0) {
+	    listeners_open(&srv) != 0 || drop_privileges(&cfg) != 0 ||
+	    net_start(&srv) != 0) {
 		/* Each step said what failed; undo the ones that worked. */
 		listeners_close(&srv);
 		server_teardown(&srv);

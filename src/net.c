@@ -154,6 +154,8 @@ net_receive(struct net *n, struct session *s, struct lws *wsi,
 		wake = before == 0 && s->to_child_ready > 0;
 		if (s->to_child_ready >= cfg->queue_limit && !s->rx_paused)
 			pause = s->rx_paused = true;
+		metrics_queue_level(&n->srv->metrics.to_child_hwm,
+		    evbuffer_get_length(s->to_child));
 	}
 	if (final) {
 		s->in_active = false;

@@ -9,6 +9,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "metrics.h"
+
 struct config;
 struct event_base;
 struct event;
@@ -30,6 +32,9 @@ struct server {
 	struct event		*deadline;	/* bounds a graceful stop */
 	bool			 stopping;
 	uint64_t		 next_session_id;
+
+	/* Both threads: atomics. */
+	struct metrics		 metrics;
 
 	/* Both threads: behind the hub's own lock. */
 	struct hub		*hub;

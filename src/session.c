@@ -201,12 +201,32 @@ session_log_end(struct session *s)
 }
 
 static void
+session_count_end(struct session *s)
+{
+	struct metrics_session	 m = {
+		.established = s->established,
+		.spawned = s->spawned,
+		.exited = s->exited,
+		.wstatus = s->wstatus,
+		.closed_by = (int)s->closed_by,
+		.close_code = s->close_code,
+		.msgs_in = s->msgs_in,
+		.msgs_out = s->msgs_out,
+		.bytes_in = s->bytes_in,
+		.bytes_out = s->bytes_out,
+	};
+
+	metrics_session_end(&s->srv->metrics, &m);
+}
+
+static void
 session_free(struct session *s)
 {
 	struct hub	*hub = s->srv->hub;
 	bool		 last;
 
 	session_log_end(s);
+	session_count_end(s);
 	pthread_mutex_lock(&hub->lock);
 	TAILQ_REMOVE(&hub->all, s, all_entry);
 	last = --hub->count == 0;
