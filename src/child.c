@@ -690,21 +690,25 @@ child_spawn(struct server *srv, struct session *s)
 	child_service(srv, s);
 }
 
-/* Before a child exists: spawn it, or let go if the client already left. */
+/*
+ * Before a child exists: every completed handshake spawns the command, even
+ * if the client has already left again, so each session has an exit status
+ * and the child learns how it ended (EOF or SIGHUP) like any other.
+ */
 static void
 service_unspawned(struct server *srv, struct session *s)
 {
-	bool	 spawn, gone;
+	bool	 spawn, give_up;
 
 	session_lock(s);
-	spawn = s->established && !s->client_gone && !s->shutdown;
-	gone = s->client_gone || s->shutdown;
-	if (!spawn && gone)
+	spawn = s->established && !s->shutdown && !srv->stopping;
+	give_up = !spawn && (s->client_gone || s->shutdown || srv->stopping);
+	if (give_up)
 		s->main_done = true;
 	session_unlock(s);
-	if (spawn && !srv->stopping)
+	if (spawn)
 		child_spawn(srv, s);
-	else if (gone)
+	else if (give_up)
 		session_unref(s);
 }
 
