@@ -211,9 +211,12 @@ start_grace(struct child *c)
 		arm_kill_timer(c);
 }
 
-/* EOF on the child's stdin: whatever was queued for it is dropped. */
+/*
+ * EOF on the child's stdin: whatever was queued for it is dropped. The kill
+ * schedule starts too, unless a half-closed client still waits for output.
+ */
 static void
-child_close_stdin(struct child *c)
+child_close_stdin(struct child *c, bool schedule)
 {
 	struct session	*s = c->s;
 	bool		 wake_net = false;
@@ -232,7 +235,8 @@ child_close_stdin(struct child *c)
 		if (wake_net)
 			session_wake_net(s);
 	}
-	start_grace(c);
+	if (schedule)
+		start_grace(c);
 }
 
 /*
@@ -263,6 +267,7 @@ on_kill_timer(evutil_socket_t fd, short what, void *arg)
 			session_unlock(s);
 			session_wake_net(s);
 		}
+		child_close_stdin(c, true);	/* what it did not read is dropped */
 		signal_group(c, SIGTERM);
 		c->stage = KILL_TERM;
 		arm_kill_timer(c);
@@ -392,7 +397,7 @@ on_stdout(evutil_socket_t fd, short what, void *arg)
 		event_del(c->out_ev);
 		close_fd(&c->out_fd);
 		/* Nothing more can come: stdin too, then the schedule. */
-		child_close_stdin(c);
+		child_close_stdin(c, true);
 		child_check_done(c);
 		child_maybe_free(c);
 	}
@@ -440,7 +445,7 @@ on_stdin_writable(evutil_socket_t fd, short what, void *arg)
 
 	(void)what;
 	if (s == NULL) {
-		child_close_stdin(c);
+		child_close_stdin(c, true);
 		return;
 	}
 	session_lock(s);
@@ -459,7 +464,7 @@ on_stdin_writable(evutil_socket_t fd, short what, void *arg)
 		/* EPIPE: the child closed its stdin; input has nowhere to go. */
 		log_debug("session=%llu write stdin: %s",
 		    (unsigned long long)c->session_id, strerror(errno));
-		child_close_stdin(c);
+		child_close_stdin(c, false);
 	} else if (idle) {
 		event_del(c->in_ev);
 		child_service(c->srv, s);
@@ -479,7 +484,7 @@ child_check_done(struct child *c)
 
 	if (!c->reaped || c->out_fd >= 0 || s == NULL)
 		return;
-	child_close_stdin(c);
+	child_close_stdin(c, true);
 	status_close_reason(c->wstatus, reason, sizeof reason);
 	session_lock(s);
 	s->exited = true;
@@ -721,7 +726,7 @@ child_service(struct server *srv, struct session *s)
 {
 	struct child	*c = s->child;
 	size_t		 limit = srv->cfg->queue_limit;
-	bool		 gone, abnormal, resume, has_input;
+	bool		 gone, eof, abnormal, resume, has_input;
 
 	if (s->main_done)
 		return;
@@ -731,6 +736,7 @@ child_service(struct server *srv, struct session *s)
 	}
 	session_lock(s);
 	gone = s->client_gone;
+	eof = gone || s->client_eof;
 	abnormal = gone && (s->closed_by == CLOSED_NETWORK ||
 	    s->closed_by == CLOSED_PROTOCOL);
 	has_input = s->to_child_ready > 0;
@@ -746,9 +752,15 @@ child_service(struct server *srv, struct session *s)
 	if (c->in_fd >= 0) {
 		if (has_input)
 			event_add(c->in_ev, NULL);
-		else if (gone)
-			child_close_stdin(c);
+		else if (eof)
+			child_close_stdin(c, gone);
 	}
+	/*
+	 * Queued input still goes in, but a child that will not read it must
+	 * not outlive its client: the grace starts when the client leaves.
+	 */
+	if (gone)
+		start_grace(c);
 	if (resume && c->out_fd >= 0)
 		event_add(c->out_ev, NULL);
 }
@@ -760,7 +772,7 @@ children_shutdown(struct server *srv)
 	struct child	*c;
 
 	TAILQ_FOREACH(c, &srv->children->all, entry)
-		child_close_stdin(c);
+		child_close_stdin(c, true);
 }
 
 /* The stop took too long: nothing may outlive the server. */

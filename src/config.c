@@ -33,6 +33,8 @@ const char config_usage[] =
 "                         and again before SIGKILL (default 1000)\n"
 "  --pingms=MS            ping an idle client every MS ms (whole seconds);\n"
 "                         one silent for two intervals is dropped (default 0: off)\n"
+"  --queuesize=BYTES      bytes queued each way per session before reading\n"
+"                         stops (default 262144, at least 65536)\n"
 "  --maxframesize=BYTES   largest message accepted (close 1009 beyond), and\n"
 "                         longest line sent before it is split (default 16 MiB)\n"
 "  --unixsocket=PATH      also listen on a unix-domain socket (REMOTE_ADDR is\n"
@@ -58,7 +60,7 @@ enum flag_id {
 	F_PORT, F_ADDRESS, F_BINARY, F_PASSENV, F_CLOSEMS, F_PINGMS,
 	F_MAXFRAMESIZE,
 	F_LOGLEVEL, F_HELP, F_VERSION, F_LICENSE, F_UNIXSOCKET, F_UID, F_GID,
-	F_TRUSTED_PROXY, F_METRICS,
+	F_TRUSTED_PROXY, F_METRICS, F_QUEUESIZE,
 };
 
 static const struct flag {
@@ -82,6 +84,7 @@ static const struct flag {
 	{ "gid", F_GID, FLAG_VALUE },
 	{ "trusted-proxy", F_TRUSTED_PROXY, FLAG_VALUE },
 	{ "metrics", F_METRICS, FLAG_VALUE },
+	{ "queuesize", F_QUEUESIZE, FLAG_VALUE },
 };
 
 static const char *level_names[] = {
@@ -299,6 +302,12 @@ apply_flag(struct config *c, const struct flag *f, const char *v, char *err,
 		break;
 	case F_TRUSTED_PROXY:
 		return set_proxies(c, v, err, errlen);
+	case F_QUEUESIZE:
+		if (parse_number(v, 1ULL << 30, &n) != 0 || n < 65536)
+			return fail(err, errlen, "--queuesize: '%s' is not a "
+			    "size in bytes (65536-1073741824)", v);
+		c->queue_limit = (size_t)n;
+		break;
 	case F_METRICS:
 		if (*v != '/' || strchr(v, '?') != NULL || strchr(v, ' '))
 			return fail(err, errlen, "--metrics: '%s' is not a URL "
@@ -378,9 +387,6 @@ config_parse(struct config *c, int argc, char **argv, char *err, size_t errlen)
 	if (i >= argc)
 		return fail(err, errlen, "no COMMAND given (see --help)");
 	c->command = &argv[i];
-	/* Room for the longest line and its newline, whatever the limit. */
-	if (c->queue_limit < 64 * 1024)
-		c->queue_limit = 64 * 1024;
 	return 0;
 }
 

@@ -11,7 +11,10 @@
 
 #include "http.h"
 
-/* Length of the head including its blank line, 0 if incomplete, -1 if bad. */
+/*
+ * Length of the head including its blank line; 0 if incomplete, -1 if it
+ * holds a NUL byte, -2 if it is already longer than HTTP_HEAD_MAX.
+ */
 long
 http_head_length(const char *buf, size_t len)
 {
@@ -29,7 +32,7 @@ http_head_length(const char *buf, size_t len)
 		if (i >= 2 && p[-1] == '\r' && p[-2] == '\n')
 			return (long)i + 1;
 	}
-	return len > HTTP_HEAD_MAX ? -1 : 0;
+	return len > HTTP_HEAD_MAX ? -2 : 0;
 }
 
 static bool

@@ -57,6 +57,7 @@ struct listeners {
 	struct listener		 list[CONFIG_MAX_ADDRESSES * 2 + 2];
 	size_t			 n;
 	TAILQ_HEAD(, pending)	 pending;
+	bool			 unix_bound;	/* ours to remove at exit */
 	char			 scratch[HTTP_HEAD_MAX + 1];
 };
 
@@ -206,6 +207,7 @@ session_from_request(struct server *srv, struct pending *p,
 	socklen_t		 llen = sizeof local;
 	char			 rip[INET6_ADDRSTRLEN], lip[INET6_ADDRSTRLEN];
 	char			 fwd[INET6_ADDRSTRLEN];
+	const char		*hc;
 	char			 uid[40];
 	int			 rport, lport;
 
@@ -233,6 +235,8 @@ session_from_request(struct server *srv, struct pending *p,
 	f.server_port = lport;
 	f.unique_id = uid;
 	f.software = srv->software;
+	s->half_close = (hc = http_header(req, HALF_CLOSE_HEADER)) != NULL &&
+	    strcmp(hc, "1") == 0;
 	s->target = strdup(req->target);
 	s->envp = env_build(&f, srv->cfg->passenv, environ);
 	if (s->target == NULL || s->envp == NULL) {
@@ -296,10 +300,10 @@ on_pending_read(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	head = http_head_length(ls->scratch, (size_t)n);
-	if (head == 0 && (size_t)n < sizeof ls->scratch)
+	if (head == 0)
 		return;		/* more to come: the next edge wakes us */
-	if (head <= 0) {
-		reply_error(p, 0, head == 0 ? 431 : 400, head == 0 ?
+	if (head < 0) {
+		reply_error(p, 0, head == -2 ? 431 : 400, head == -2 ?
 		    "Request Header Fields Too Large" : "Bad Request",
 		    "bad request\n");
 		return;
@@ -516,6 +520,7 @@ bind_unix(struct server *srv, const char *path)
 			close(fd);
 		return -1;
 	}
+	srv->listeners->unix_bound = true;
 	return 0;
 }
 
@@ -559,30 +564,58 @@ adopt_activated(struct server *srv, bool *adopted)
 	return 0;
 }
 
-/* Binds every address getaddrinfo gives for one --address (or all). */
+/* getaddrinfo for one --address: brackets mean IPv6 only. */
 static int
-bind_address(struct server *srv, const char *address, int *port)
+resolve_address(const char *address, struct addrinfo **res)
 {
-	struct addrinfo	 hints, *res, *ai;
+	struct addrinfo	 hints;
 	char		 host[256];
 	size_t		 n;
-	int		 error, bound = 0;
+	int		 error;
 
 	memset(&hints, 0, sizeof hints);
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-	if (address != NULL && address[0] == '[') {
+	if (address[0] == '[') {
 		n = strlen(address);
 		snprintf(host, sizeof host, "%.*s", (int)(n - 2), address + 1);
 		hints.ai_family = AF_INET6;
+		hints.ai_flags |= AI_NUMERICHOST;
 		address = host;
 	}
-	if ((error = getaddrinfo(address, "0", &hints, &res)) != 0) {
-		fprintf(stderr, "wsbridge: --address=%s: %s\n",
-		    address ? address : "", gai_strerror(error));
+	if ((error = getaddrinfo(address, "0", &hints, res)) != 0) {
+		fprintf(stderr, "wsbridge: --address=%s: %s\n", address,
+		    gai_strerror(error));
 		return -1;
 	}
+	return 0;
+}
+
+/* Every --address must resolve before the first one is bound. */
+int
+listeners_check(const struct config *cfg)
+{
+	struct addrinfo	*res;
+	size_t		 i;
+
+	for (i = 0; i < cfg->naddresses; i++) {
+		if (resolve_address(cfg->addresses[i], &res) != 0)
+			return -1;
+		freeaddrinfo(res);
+	}
+	return 0;
+}
+
+/* Binds every address getaddrinfo gives for one --address (or all). */
+static int
+bind_address(struct server *srv, const char *address, int *port)
+{
+	struct addrinfo	*res, *ai;
+	int		 bound = 0;
+
+	if (resolve_address(address, &res) != 0)
+		return -1;
 	for (ai = res; ai != NULL; ai = ai->ai_next) {
 		if (bind_one(srv, ai, port) == 0)
 			bound++;
@@ -643,7 +676,7 @@ listeners_close(struct server *srv)
 		event_free(ls->list[i].pause_ev);
 		close(ls->list[i].fd);
 	}
-	if (srv->cfg->unixsocket != NULL)
+	if (ls->unix_bound)
 		unlink(srv->cfg->unixsocket);
 	ls->n = 0;
 	while ((p = TAILQ_FIRST(&ls->pending)) != NULL)

@@ -6,8 +6,10 @@
 #ifndef WSB_LISTENER_H
 #define WSB_LISTENER_H
 
+struct config;
 struct server;
 
+int	 listeners_check(const struct config *);
 int	 listeners_open(struct server *);
 void	 listeners_close(struct server *);
 

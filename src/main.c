@@ -121,10 +121,16 @@ begin_stop(struct server *srv, int sig)
 	unsigned	 ms = srv->cfg->closems * 2 + 2000;
 
 	if (srv->stopping) {
-		/* Asked twice: stop now. */
-		log_info("second %s: stopping at once", strsignal(sig));
+		/*
+		 * Asked twice: no more grace. The children die now, and the
+		 * sessions still end (and log) as their children are reaped.
+		 */
+		log_info("second %s: killing every child", strsignal(sig));
 		children_kill_all(srv);
-		event_base_loopexit(srv->base, NULL);
+		deadline.tv_sec = 1;
+		deadline.tv_usec = 0;
+		if (srv->deadline != NULL)
+			evtimer_add(srv->deadline, &deadline);
 		return;
 	}
 	srv->stopping = true;
@@ -159,7 +165,8 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 static int
 setup_signals(struct server *srv)
 {
-	static const int	 sigs[] = { SIGCHLD, SIGTERM, SIGINT };
+	/* SIGHUP too: a closed terminal is a request to stop, not a crash. */
+	static const int	 sigs[] = { SIGCHLD, SIGTERM, SIGINT, SIGHUP };
 	size_t			 i;
 
 	/* A child or client that vanishes mid-write must not kill us. */
@@ -250,20 +257,54 @@ lookup_id(const char *what, const char *name, uid_t *uid, gid_t *gid)
 	if (strcmp(what, "uid") == 0) {
 		pw = (*end == '\0') ? getpwuid((uid_t)n) : getpwnam(name);
 		if (pw == NULL && *end != '\0') {
-			log_fatal("--uid=%s: no such user", name);
+			fprintf(stderr, "wsbridge: --uid=%s: no such user\n", name);
+			return -1;
+		}
+		if (pw == NULL && gid != NULL) {
+			/* No entry, so no group to default to: never root's. */
+			fprintf(stderr, "wsbridge: --uid=%s has no passwd "
+			    "entry: give --gid too\n", name);
 			return -1;
 		}
 		*uid = pw != NULL ? pw->pw_uid : (uid_t)n;
-		if (gid != NULL && pw != NULL)
+		if (gid != NULL)
 			*gid = pw->pw_gid;
 		return 0;
 	}
 	gr = (*end == '\0') ? NULL : getgrnam(name);
 	if (gr == NULL && *end != '\0') {
-		log_fatal("--gid=%s: no such group", name);
+		fprintf(stderr, "wsbridge: --gid=%s: no such group\n", name);
 		return -1;
 	}
 	*gid = gr != NULL ? gr->gr_gid : (gid_t)n;
+	return 0;
+}
+
+/* Resolved before anything listens, so a typo is a usage error (exit 2). */
+struct identity {
+	bool	 change;
+	uid_t	 uid;
+	gid_t	 gid;
+};
+
+static int
+resolve_identity(const struct config *cfg, struct identity *id)
+{
+	id->change = cfg->uid != NULL || cfg->gid != NULL;
+	id->uid = getuid();
+	id->gid = getgid();
+	if (!id->change)
+		return 0;
+	if (geteuid() != 0) {
+		fprintf(stderr, "wsbridge: --uid/--gid need wsbridge to "
+		    "start as root\n");
+		return -1;
+	}
+	if (cfg->uid != NULL && lookup_id("uid", cfg->uid, &id->uid,
+	    cfg->gid == NULL ? &id->gid : NULL) != 0)
+		return -1;
+	if (cfg->gid != NULL && lookup_id("gid", cfg->gid, NULL, &id->gid) != 0)
+		return -1;
 	return 0;
 }
 
@@ -272,31 +313,21 @@ lookup_id(const char *what, const char *name, uid_t *uid, gid_t *gid)
  * spawned: the children inherit whatever we are then.
  */
 static int
-drop_privileges(const struct config *cfg)
+drop_privileges(const struct identity *id)
 {
-	uid_t	 uid = getuid();
-	gid_t	 gid = getgid();
-
-	if (cfg->uid == NULL && cfg->gid == NULL)
+	if (!id->change)
 		return 0;
-	if (geteuid() != 0) {
-		log_fatal("--uid/--gid need wsbridge to start as root");
-		return -1;
-	}
-	if ((cfg->uid != NULL && lookup_id("uid", cfg->uid, &uid, &gid) != 0) ||
-	    (cfg->gid != NULL && lookup_id("gid", cfg->gid, NULL, &gid) != 0))
-		return -1;
-	if (setgroups(1, &gid) == -1 || setgid(gid) == -1 ||
-	    setuid(uid) == -1) {
+	if (setgroups(1, &id->gid) == -1 || setgid(id->gid) == -1 ||
+	    setuid(id->uid) == -1) {
 		log_fatal("cannot drop privileges to uid %ld gid %ld: %s",
-		    (long)uid, (long)gid, strerror(errno));
+		    (long)id->uid, (long)id->gid, strerror(errno));
 		return -1;
 	}
-	if (uid != 0 && setuid(0) == 0) {
+	if (id->uid != 0 && setuid(0) == 0) {
 		log_fatal("dropped privileges could be regained: refusing to run");
 		return -1;
 	}
-	log_info("running as uid %ld gid %ld", (long)uid, (long)gid);
+	log_info("running as uid %ld gid %ld", (long)id->uid, (long)id->gid);
 	return 0;
 }
 
@@ -327,6 +358,7 @@ main(int argc, char **argv)
 {
 	struct config	 cfg;
 	struct server	 srv;
+	struct identity	 id;
 	int		 rc;
 
 	if (ensure_std_fds() != 0) {
@@ -338,8 +370,13 @@ main(int argc, char **argv)
 		return rc;
 	}
 	log_set_level(cfg.loglevel);
+	if (resolve_identity(&cfg, &id) != 0 ||
+	    listeners_check(&cfg) != 0) {
+		config_free(&cfg);
+		return 2;
+	}
 	if (server_init(&srv, &cfg) != 0 || setup_signals(&srv) != 0 ||
-	    listeners_open(&srv) != 0 || drop_privileges(&cfg) != 0 ||
+	    listeners_open(&srv) != 0 || drop_privileges(&id) != 0 ||
 	    net_start(&srv) != 0) {
 		/* Each step said what failed; undo the ones that worked. */
 		listeners_close(&srv);

@@ -242,15 +242,38 @@ net_writable(struct net *n, struct session *s, struct lws *wsi)
 	return 0;
 }
 
-static void
-net_peer_close(struct session *s, const unsigned char *in, size_t len)
+/* RFC 6455 7.4: codes a peer may put in a close frame. */
+static bool
+close_code_valid(uint16_t code)
+{
+	if (code >= 3000 && code <= 4999)
+		return true;
+	return code >= 1000 && code <= 1011 && code != 1004 && code != 1005 &&
+	    code != 1006;
+}
+
+/*
+ * The client's close frame: kept for the log, or refused as a protocol
+ * error when its code or reason is malformed (lws would echo it as is).
+ */
+static int
+net_peer_close(struct session *s, struct lws *wsi, const unsigned char *in,
+    size_t len)
 {
 	char		 reason[CLOSE_REASON_MAX + 1];
 	uint16_t	 code = 1005;	/* "no status received" */
 	size_t		 rlen = 0;
 
+	if (len == 1)
+		return protocol_error(s, wsi, 1002, "close frame of one byte");
 	if (len >= 2) {
 		code = (uint16_t)(in[0] << 8 | in[1]);
+		if (!close_code_valid(code))
+			return protocol_error(s, wsi, 1002,
+			    "invalid close code");
+		if (!utf8_valid(in + 2, len - 2))
+			return protocol_error(s, wsi, 1007,
+			    "close reason not UTF-8");
 		rlen = len - 2 < CLOSE_REASON_MAX ? len - 2 : CLOSE_REASON_MAX;
 		memcpy(reason, in + 2, rlen);
 	}
@@ -258,6 +281,42 @@ net_peer_close(struct session *s, const unsigned char *in, size_t len)
 	session_lock(s);
 	session_set_close(s, CLOSED_CLIENT, code, reason);
 	session_unlock(s);
+	return 0;
+}
+
+/*
+ * An unsolicited pong carrying this payload is a wsbridge client's EOF: its
+ * stdin ended, but it still wants the answer and the exit status. Any other
+ * server ignores such a pong, as RFC 6455 5.5.3 allows.
+ */
+static void
+net_pong(struct session *s, const void *in, size_t len)
+{
+	if (!s->half_close || len != strlen(HALF_CLOSE_EOF) ||
+	    memcmp(in, HALF_CLOSE_EOF, len) != 0)
+		return;
+	session_lock(s);
+	s->client_eof = true;
+	session_unlock(s);
+	session_wake_main(s);
+}
+
+static int
+net_add_headers(struct session *s, struct lws *wsi,
+    struct lws_process_html_args *args)
+{
+	unsigned char	*p = (unsigned char *)args->p;
+
+	if (!s->half_close)
+		return 0;
+	if (lws_add_http_header_by_name(wsi,
+	    (const unsigned char *)HALF_CLOSE_HEADER ":",
+	    (const unsigned char *)"1", 1, &p,
+	    (unsigned char *)args->p + args->max_len) != 0)
+		return -1;
+	args->max_len -= (int)(p - (unsigned char *)args->p);
+	args->p = (char *)p;
+	return 0;
 }
 
 static time_t
@@ -327,12 +386,14 @@ net_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 		return net_receive(n, s, wsi, in, len);
 	case LWS_CALLBACK_RECEIVE_PONG:
 		s->last_rx = mono_now();
+		net_pong(s, in, len);
 		break;
 	case LWS_CALLBACK_SERVER_WRITEABLE:
 		return net_writable(n, s, wsi);
 	case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
-		net_peer_close(s, in, len);
-		break;
+		return net_peer_close(s, wsi, in, len);
+	case LWS_CALLBACK_ADD_HEADERS:
+		return net_add_headers(s, wsi, in);
 	case LWS_CALLBACK_HTTP:
 		/* The main thread only hands over upgrades; refuse the rest. */
 		return -1;

@@ -28,7 +28,7 @@ struct server {
 	struct event_base	*base;
 	struct listeners	*listeners;
 	struct children		*children;
-	struct event		*signals[3];
+	struct event		*signals[4];
 	struct event		*deadline;	/* bounds a graceful stop */
 	bool			 stopping;
 	uint64_t		 next_session_id;

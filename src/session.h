@@ -32,6 +32,15 @@ enum closed_by {
 
 #define CLOSE_REASON_MAX	123	/* what fits in a control frame */
 
+/*
+ * Half-close between wsbridge peers: a client that sends this request
+ * header, and sees it echoed, may end its input with an unsolicited pong
+ * carrying HALF_CLOSE_EOF instead of a close frame, and still get the rest
+ * of the output and the exit status.
+ */
+#define HALF_CLOSE_HEADER	"Wsbridge-Half-Close"
+#define HALF_CLOSE_EOF		"wsbridge:eof"
+
 struct session {
 	pthread_mutex_t		 lock;
 	_Atomic int		 refs;		/* one per owner, list entry */
@@ -43,6 +52,7 @@ struct session {
 	char			*target;	/* request target, for the log */
 	char			**envp;
 	struct timespec		 started;
+	bool			 half_close;	/* the client asked for it */
 
 	/* Shared. */
 	struct evbuffer		*to_child;	/* bytes for stdin */
@@ -50,6 +60,7 @@ struct session {
 	struct evbuffer		*to_client;	/* framed records */
 	bool			 established;	/* handshake done: spawn */
 	bool			 client_gone;	/* socket closed */
+	bool			 client_eof;	/* half-closed: no more input */
 	bool			 rx_paused;	/* socket reads stopped */
 	bool			 stdout_paused;	/* child reads stopped */
 	bool			 stdin_closed;	/* nothing more reaches it */

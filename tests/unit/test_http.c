@@ -97,8 +97,8 @@ test_head_length(void)
 		memset(big, 'a', HTTP_HEAD_MAX + 2);
 		memcpy(big, "GET /", 5);
 		CHECK_EQ_INT(http_head_length(big, HTTP_HEAD_MAX), 0);
-		CHECK_EQ_INT(http_head_length(big, HTTP_HEAD_MAX + 1), -1);
-		CHECK_EQ_INT(http_head_length(big, HTTP_HEAD_MAX + 2), -1);
+		CHECK_EQ_INT(http_head_length(big, HTTP_HEAD_MAX + 1), -2);
+		CHECK_EQ_INT(http_head_length(big, HTTP_HEAD_MAX + 2), -2);
 		/* A head that ends exactly at the limit is complete. */
 		memcpy(big + HTTP_HEAD_MAX - 4, "\r\n\r\n", 4);
 		CHECK_EQ_INT(http_head_length(big, HTTP_HEAD_MAX),

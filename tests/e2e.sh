@@ -1,0 +1,14 @@
+#!/bin/bash
+# End-to-end tests against the built binary; the `make check` entry point.
+# make check runs this from the build directory with $srcdir set; run by
+# hand it works from the repository root (or set WSBRIDGE and srcdir).
+set -eu
+: "${srcdir:=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}"
+: "${WSBRIDGE:=$PWD/src/wsbridge}"
+export WSBRIDGE
+export PYTHONDONTWRITEBYTECODE=1
+if ! /usr/bin/python3 -c 'import pytest, websockets' 2>/dev/null; then
+	echo "e2e: needs python3-pytest and python3-websockets; skipping" >&2
+	exit 77
+fi
+exec /usr/bin/python3 -m pytest -q -p no:cacheprovider "$srcdir/tests/e2e" "$@"

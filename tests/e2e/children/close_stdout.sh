@@ -1,0 +1,12 @@
+#!/bin/bash
+# Closes its stdout but stays alive; records EOF on stdin and TERM.
+ev="$MARKER_DIR/events"
+trap 'echo TERM >> "$ev"; exit 0' TERM
+echo "START $$" >> "$ev"
+echo hello
+exec >&-
+cat > /dev/null
+echo EOF >> "$ev"
+sleep 30 &
+wait $!
+echo TIMEOUT >> "$ev"

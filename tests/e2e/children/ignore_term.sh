@@ -1,0 +1,10 @@
+#!/bin/bash
+# Ignores SIGTERM (so does its sleep, which inherits that); lingers after EOF.
+ev="$MARKER_DIR/events"
+trap '' TERM
+echo "START $$" >> "$ev"
+echo ready
+cat > /dev/null
+echo EOF >> "$ev"
+sleep 30
+echo TIMEOUT >> "$ev"

@@ -1,0 +1,5 @@
+#!/bin/bash
+# Says something, then kills itself with SIGKILL.
+echo before
+kill -KILL $$
+sleep 30
