@@ -30,6 +30,9 @@
 #include "status.h"
 
 #define PID_BUCKETS	1024
+
+/* A client's command runs in our environment; a server's gets the CGI one. */
+extern char **environ;
 #define READ_CHUNK	65536
 #define ERRLINE_MAX	4096
 
@@ -278,40 +281,6 @@ on_kill_timer(evutil_socket_t fd, short what, void *arg)
 	child_maybe_free(c);
 }
 
-/* Queues one message for the client; the caller holds the session lock. */
-static void
-queue_record(struct session *s, int opcode, const char *data, size_t len)
-{
-	unsigned char	 hdr[RECORD_HDR];
-
-	framing_put_record(hdr, opcode, (uint32_t)len);
-	evbuffer_add(s->to_client, hdr, sizeof hdr);
-	evbuffer_add(s->to_client, data, len);
-	s->msgs_out++;
-	s->bytes_out += len;
-}
-
-/* Line mode: every complete line becomes a message; eof flushes the rest. */
-static size_t
-queue_lines(struct child *c, struct session *s, bool eof)
-{
-	size_t	 off = 0, msglen, used, max = c->srv->cfg->max_message;
-	size_t	 queued = 0;
-
-	while (framing_next_line(c->outbuf + off, c->outlen - off, max, eof,
-	    &msglen, &used)) {
-		if (!s->client_gone)
-			queue_record(s, utf8_valid(c->outbuf + off, msglen) ?
-			    RECORD_TEXT : RECORD_BINARY, c->outbuf + off,
-			    msglen);
-		off += used;
-		queued++;
-	}
-	memmove(c->outbuf, c->outbuf + off, c->outlen - off);
-	c->outlen -= off;
-	return queued;
-}
-
 static int
 grow_outbuf(struct child *c)
 {
@@ -375,10 +344,12 @@ on_stdout(evutil_socket_t fd, short what, void *arg)
 		was_empty = evbuffer_get_length(s->to_client) == 0;
 		if (c->srv->cfg->binary) {
 			if (n > 0 && !s->client_gone)
-				queue_record(s, RECORD_BINARY, data, (size_t)n);
+				session_queue_record(s, RECORD_BINARY, data,
+				    (size_t)n);
 		} else {
 			c->outlen += n > 0 ? (size_t)n : 0;
-			queue_lines(c, s, eof);
+			session_queue_lines(s, c->outbuf, &c->outlen,
+			    c->srv->cfg->max_message, eof);
 		}
 		if (!eof && !s->client_gone &&
 		    evbuffer_get_length(s->to_client) >= c->srv->cfg->queue_limit)
@@ -576,7 +547,7 @@ spawn_process(struct server *srv, struct session *s, int fds[3], pid_t *pid)
 	    (error = posix_spawnattr_setsigmask(&attr, &none)) == 0 &&
 	    (error = posix_spawnattr_setsigdefault(&attr, &all)) == 0)
 		error = posix_spawn(pid, cfg->command_path, &fa, &attr,
-		    cfg->command, s->envp);
+		    cfg->command, s->envp != NULL ? s->envp : environ);
 	posix_spawnattr_destroy(&attr);
 	posix_spawn_file_actions_destroy(&fa);
 	return error;

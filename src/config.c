@@ -16,11 +16,14 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "http.h"
 
 const char config_usage[] =
 "Usage: wsbridge [OPTIONS] COMMAND [ARGS...]\n"
+"       wsbridge --connect=URL [OPTIONS] [COMMAND [ARGS...]]\n"
 "Serve COMMAND over WebSocket: each connection runs it, stdin and stdout\n"
-"wired to the socket.\n"
+"wired to the socket. With --connect, be the client: bridge our own stdin\n"
+"and stdout (or COMMAND) to URL and exit with the remote command's status.\n"
 "\n"
 "Options (--opt=value, --opt value, or -opt=value):\n"
 "  --port=PORT            TCP port to listen on (default 80; 0 picks a free one)\n"
@@ -47,6 +50,19 @@ const char config_usage[] =
 "  --metrics=PATH         serve Prometheus metrics over HTTP GET at PATH\n"
 "  --loglevel=LEVEL       debug, trace, access, info, error or fatal\n"
 "                         (default access)\n"
+"\n"
+"Client mode:\n"
+"  --connect=URL          ws://HOST[:PORT]/PATH or wss://... to connect to\n"
+"  --header='NAME: VALUE' add a request header, repeatable\n"
+"  --origin=ORIGIN        send this Origin header\n"
+"  --protocol=NAME        offer this subprotocol, repeatable\n"
+"  --sslca=FILE           trust the CAs in FILE for wss:// (PEM)\n"
+"  --sslcert=FILE         client certificate for wss:// (PEM)\n"
+"  --sslkey=FILE          its private key (PEM)\n"
+"  --insecure             do not verify the server's certificate\n"
+"  --connect-timeout=SECS give up connecting after SECS (default 10)\n"
+"  (--binary, --pingms and --maxframesize apply to client mode too)\n"
+"\n"
 "  --help                 show this help and exit\n"
 "  --version              show the version and exit\n"
 "  --license              show the license and exit\n"
@@ -60,7 +76,8 @@ enum flag_id {
 	F_PORT, F_ADDRESS, F_BINARY, F_PASSENV, F_CLOSEMS, F_PINGMS,
 	F_MAXFRAMESIZE,
 	F_LOGLEVEL, F_HELP, F_VERSION, F_LICENSE, F_UNIXSOCKET, F_UID, F_GID,
-	F_TRUSTED_PROXY, F_METRICS, F_QUEUESIZE,
+	F_TRUSTED_PROXY, F_METRICS, F_QUEUESIZE, F_CONNECT, F_HEADER, F_ORIGIN,
+	F_PROTOCOL, F_SSLCA, F_SSLCERT, F_SSLKEY, F_INSECURE, F_CONNECT_TIMEOUT,
 };
 
 static const struct flag {
@@ -85,6 +102,15 @@ static const struct flag {
 	{ "trusted-proxy", F_TRUSTED_PROXY, FLAG_VALUE },
 	{ "metrics", F_METRICS, FLAG_VALUE },
 	{ "queuesize", F_QUEUESIZE, FLAG_VALUE },
+	{ "connect", F_CONNECT, FLAG_VALUE },
+	{ "header", F_HEADER, FLAG_VALUE },
+	{ "origin", F_ORIGIN, FLAG_VALUE },
+	{ "protocol", F_PROTOCOL, FLAG_VALUE },
+	{ "sslca", F_SSLCA, FLAG_VALUE },
+	{ "sslcert", F_SSLCERT, FLAG_VALUE },
+	{ "sslkey", F_SSLKEY, FLAG_VALUE },
+	{ "insecure", F_INSECURE, FLAG_BOOL },
+	{ "connect-timeout", F_CONNECT_TIMEOUT, FLAG_VALUE },
 };
 
 static const char *level_names[] = {
@@ -216,10 +242,27 @@ set_proxies(struct config *c, const char *list, char *err, size_t errlen)
 	return 0;
 }
 
+/* "Name: value" with a token for a name and no line breaks. */
+static bool
+header_line_ok(const char *v)
+{
+	const char	*colon = strchr(v, ':'), *p;
+
+	if (colon == NULL || colon == v || strpbrk(v, "\r\n") != NULL)
+		return false;
+	for (p = v; p < colon; p++) {
+		if ((unsigned char)*p <= 32 || (unsigned char)*p >= 127 ||
+		    strchr("()<>@,;:\\\"/[]?={}", *p) != NULL)
+			return false;
+	}
+	return true;
+}
+
 static int
 apply_flag(struct config *c, const struct flag *f, const char *v, char *err,
     size_t errlen)
 {
+	struct url		 u;
 	unsigned long long	 n;
 	bool			 b = true;
 
@@ -270,6 +313,7 @@ apply_flag(struct config *c, const struct flag *f, const char *v, char *err,
 		if (config_parse_loglevel(v, &c->loglevel) != 0)
 			return fail(err, errlen, "--loglevel: '%s' is not one of "
 			    "debug, trace, access, info, error, fatal", v);
+		c->loglevel_given = true;
 		break;
 	case F_HELP:
 		if (b)
@@ -308,6 +352,54 @@ apply_flag(struct config *c, const struct flag *f, const char *v, char *err,
 			    "size in bytes (65536-1073741824)", v);
 		c->queue_limit = (size_t)n;
 		break;
+	case F_CONNECT:
+		if (url_parse(v, &u) != 0)
+			return fail(err, errlen, "--connect: '%s' is not a "
+			    "ws:// or wss:// URL", v);
+		c->connect_url = v;
+		break;
+	case F_HEADER:
+		if (!header_line_ok(v))
+			return fail(err, errlen, "--header: '%s' is not "
+			    "'Name: value'", v);
+		if (c->nheaders == CONFIG_MAX_HEADERS)
+			return fail(err, errlen, "--header: more than %d given",
+			    CONFIG_MAX_HEADERS);
+		c->headers[c->nheaders++] = v;
+		break;
+	case F_ORIGIN:
+		if (*v == '\0' || strpbrk(v, "\r\n") != NULL)
+			return fail(err, errlen, "--origin: '%s' is not an "
+			    "origin", v);
+		c->origin = v;
+		break;
+	case F_PROTOCOL:
+		if (*v == '\0' || strpbrk(v, " ,;\t\r\n\"") != NULL)
+			return fail(err, errlen, "--protocol: '%s' is not a "
+			    "subprotocol name", v);
+		if (c->nprotocols == CONFIG_MAX_PROTOCOLS)
+			return fail(err, errlen, "--protocol: more than %d "
+			    "given", CONFIG_MAX_PROTOCOLS);
+		c->protocols[c->nprotocols++] = v;
+		break;
+	case F_SSLCA:
+	case F_SSLCERT:
+	case F_SSLKEY:
+		if (access(v, R_OK) != 0)
+			return fail(err, errlen, "--%s: '%s': %s", f->name, v,
+			    strerror(errno));
+		*(f->id == F_SSLCA ? &c->sslca : f->id == F_SSLCERT ?
+		    &c->sslcert : &c->sslkey) = v;
+		break;
+	case F_INSECURE:
+		c->insecure = b;
+		break;
+	case F_CONNECT_TIMEOUT:
+		if (parse_number(v, 3600, &n) != 0 || n == 0)
+			return fail(err, errlen, "--connect-timeout: '%s' is "
+			    "not a number of seconds (1-3600)", v);
+		c->connect_timeout = (unsigned)n;
+		break;
 	case F_METRICS:
 		if (*v != '/' || strchr(v, '?') != NULL || strchr(v, ' '))
 			return fail(err, errlen, "--metrics: '%s' is not a URL "
@@ -341,6 +433,40 @@ set_defaults(struct config *c)
 	c->max_message = 16 * 1024 * 1024;
 	c->queue_limit = 256 * 1024;
 	c->loglevel = LL_ACCESS;
+	c->connect_timeout = 10;
+}
+
+/* Flags that mean one thing to a client and are not (yet) server flags. */
+static int
+check_server_flags(struct config *c, char **command, char *err, size_t errlen)
+{
+	if (command == NULL)
+		return fail(err, errlen, "no COMMAND given (see --help)");
+	c->command = command;
+	if (c->nheaders > 0 || c->origin != NULL || c->nprotocols > 0 ||
+	    c->sslca != NULL || c->sslcert != NULL || c->sslkey != NULL ||
+	    c->insecure)
+		return fail(err, errlen, "--header, --origin, --protocol, "
+		    "--ssl* and --insecure are client options: use them with "
+		    "--connect");
+	return 0;
+}
+
+static int
+check_client_flags(struct config *c, char *err, size_t errlen)
+{
+	if (c->naddresses > 0 || c->port_given || c->unixsocket != NULL ||
+	    c->uid != NULL || c->gid != NULL || c->proxies[0] != NULL ||
+	    c->metrics_path != NULL)
+		return fail(err, errlen, "--connect is a client: --port, "
+		    "--address, --unixsocket, --uid, --gid, --trusted-proxy "
+		    "and --metrics are server options");
+	if ((c->sslcert == NULL) != (c->sslkey == NULL))
+		return fail(err, errlen, "--sslcert and --sslkey go together");
+	/* In a pipeline, only trouble belongs on stderr. */
+	if (!c->loglevel_given)
+		c->loglevel = LL_ERROR;
+	return 0;
 }
 
 /*
@@ -384,10 +510,12 @@ config_parse(struct config *c, int argc, char **argv, char *err, size_t errlen)
 	}
 	if (c->action != ACTION_SERVE)
 		return 0;
-	if (i >= argc)
-		return fail(err, errlen, "no COMMAND given (see --help)");
-	c->command = &argv[i];
-	return 0;
+	if (c->connect_url == NULL)
+		return check_server_flags(c, i >= argc ? NULL : &argv[i], err,
+		    errlen);
+	/* A client bridges our own stdin and stdout unless given a command. */
+	c->command = i < argc ? &argv[i] : NULL;
+	return check_client_flags(c, err, errlen);
 }
 
 /*

@@ -24,6 +24,8 @@ enum config_action {
 #define CONFIG_MAX_ADDRESSES	16
 #define CONFIG_MAX_PASSENV	64
 #define CONFIG_MAX_PROXIES	16
+#define CONFIG_MAX_HEADERS	32
+#define CONFIG_MAX_PROTOCOLS	16
 
 struct config {
 	enum config_action	 action;
@@ -38,6 +40,7 @@ struct config {
 	size_t			 max_message;	/* --maxframesize */
 	size_t			 queue_limit;	/* per direction */
 	enum log_level		 loglevel;
+	bool			 loglevel_given;
 	char			*passenv_buf;	/* owns passenv[] strings */
 	const char		*unixsocket;	/* --unixsocket PATH */
 	const char		*uid;		/* --uid name or number */
@@ -45,6 +48,19 @@ struct config {
 	char			*proxies[CONFIG_MAX_PROXIES + 1];
 	char			*proxies_buf;	/* owns proxies[] strings */
 	const char		*metrics_path;	/* --metrics PATH */
+
+	/* Client mode (--connect). */
+	const char		*connect_url;
+	const char		*headers[CONFIG_MAX_HEADERS + 1];
+	size_t			 nheaders;
+	const char		*origin;
+	const char		*protocols[CONFIG_MAX_PROTOCOLS + 1];
+	size_t			 nprotocols;
+	bool			 insecure;
+	const char		*sslca;
+	const char		*sslcert;
+	const char		*sslkey;
+	unsigned		 connect_timeout;	/* seconds */
 	char *const		*command;	/* argv of the child, NULL-ended */
 	char			*command_path;	/* command[0] found in PATH */
 };

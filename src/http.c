@@ -5,6 +5,7 @@
  * lws to read again.
  */
 #include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -228,4 +229,58 @@ http_websocket_key_ok(const struct http_request *req)
 	}
 	/* The last character's low 4 bits pad the 128 bits: must be zero. */
 	return strchr("AQgw", k[21]) != NULL;
+}
+
+/* ws://host[:port][/path][?query], wss:// likewise; IPv6 hosts in brackets. */
+int
+url_parse(const char *s, struct url *u)
+{
+	const char	*host, *end, *colon, *path;
+	char		*pend;
+	long		 port;
+	size_t		 hlen;
+
+	memset(u, 0, sizeof *u);
+	if (strncasecmp(s, "ws://", 5) == 0)
+		host = s + 5;
+	else if (strncasecmp(s, "wss://", 6) == 0) {
+		host = s + 6;
+		u->tls = true;
+	} else
+		return -1;
+	u->port = u->tls ? 443 : 80;
+	path = host + strcspn(host, "/?#");
+	if (*path == '#')
+		return -1;
+	if (*host == '[') {
+		if ((end = memchr(host, ']', (size_t)(path - host))) == NULL)
+			return -1;
+		hlen = (size_t)(end - host - 1);
+		host++;
+		colon = end + 1 < path && end[1] == ':' ? end + 1 : NULL;
+		if (end + 1 < path && colon == NULL)
+			return -1;
+	} else {
+		colon = memchr(host, ':', (size_t)(path - host));
+		hlen = (size_t)((colon ? colon : path) - host);
+	}
+	if (hlen == 0 || hlen >= sizeof u->host)
+		return -1;
+	memcpy(u->host, host, hlen);
+	if (strpbrk(u->host, "@ \t") != NULL)
+		return -1;	/* no userinfo, no spaces */
+	if (colon != NULL) {
+		if (colon + 1 == path || colon[1] < '0' || colon[1] > '9')
+			return -1;
+		port = strtol(colon + 1, &pend, 10);
+		if (pend != path || port < 1 || port > 65535)
+			return -1;
+		u->port = (int)port;
+	}
+	if (strpbrk(path, " \t\r\n#") != NULL)
+		return -1;
+	if (snprintf(u->path, sizeof u->path, "%s%s", *path == '/' ? "" : "/",
+	    path) >= (int)sizeof u->path)
+		return -1;
+	return 0;
 }

@@ -22,6 +22,14 @@ struct http_request {
 	size_t			 nheaders;
 };
 
+struct url {
+	bool		 tls;		/* wss:// */
+	char		 host[256];	/* without brackets */
+	int		 port;
+	char		 path[2048];	/* path?query, at least "/" */
+};
+
+int		 url_parse(const char *, struct url *);
 long		 http_head_length(const char *, size_t);
 int		 http_parse_request(struct http_request *, const char *, size_t);
 void		 http_request_free(struct http_request *);

@@ -22,6 +22,7 @@
 #include "config.h"
 #include "child.h"
 #include "listener.h"
+#include "local.h"
 #include "log.h"
 #include "net.h"
 #include "server.h"
@@ -71,8 +72,9 @@ main_wake(void *arg)
 static void
 check_stopped(struct server *srv)
 {
-	if (srv->stopping && hub_count(srv->hub) == 0 &&
-	    children_count(srv->children) == 0)
+	/* A client has its one session only: when it is gone, so are we. */
+	if ((srv->stopping || srv->cfg->connect_url != NULL) &&
+	    hub_count(srv->hub) == 0 && children_count(srv->children) == 0)
 		event_base_loopexit(srv->base, NULL);
 }
 
@@ -86,7 +88,7 @@ on_main_wake(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	while ((s = hub_next_main(srv->hub)) != NULL) {
-		child_service(srv, s);
+		srv->service(srv, s);
 		session_unref(s);
 	}
 	check_stopped(srv);
@@ -134,6 +136,7 @@ begin_stop(struct server *srv, int sig)
 		return;
 	}
 	srv->stopping = true;
+	srv->stop_signal = sig;
 	log_info("shutting down (%s)", strsignal(sig));
 	listeners_close(srv);
 	hub_broadcast_shutdown(srv->hub);
@@ -205,7 +208,8 @@ parse_args(struct config *cfg, int argc, char **argv)
 	case ACTION_SERVE:
 		break;
 	}
-	if (config_resolve_command(cfg, getenv("PATH"), err, sizeof err) != 0) {
+	if (cfg->command != NULL &&
+	    config_resolve_command(cfg, getenv("PATH"), err, sizeof err) != 0) {
 		fprintf(stderr, "wsbridge: %s\n", err);
 		return 2;
 	}
@@ -242,6 +246,8 @@ server_init(struct server *srv, const struct config *cfg)
 	}
 	srv->hub->wake_main = main_wake;
 	srv->hub->wake_main_arg = main_wake_ev;
+	srv->service = cfg->connect_url != NULL && cfg->command == NULL ?
+	    local_service : child_service;
 	return 0;
 }
 
@@ -346,11 +352,35 @@ server_teardown(struct server *srv)
 		event_free(stop_poll_ev);
 	if (main_wake_ev != NULL)
 		event_free(main_wake_ev);
+	local_free(srv);
 	children_free(srv->children);
 	hub_free(srv->hub);
 	if (srv->base != NULL)
 		event_base_free(srv->base);
 	libevent_global_shutdown();
+}
+
+/*
+ * Client mode: one session, dialled rather than accepted. The loop ends when
+ * it does (check_stopped sees no session left), and its close decides our
+ * exit status.
+ */
+static struct session *
+client_session(struct server *srv)
+{
+	struct session	*s;
+
+	if ((s = session_create(srv)) == NULL)
+		return NULL;
+	s->id = ++srv->next_session_id;
+	snprintf(s->remote, sizeof s->remote, "%s", srv->cfg->connect_url);
+	if ((s->target = strdup(srv->cfg->connect_url)) == NULL) {
+		session_unref(s);
+		session_unref(s);
+		return NULL;
+	}
+	session_publish(s);
+	return s;
 }
 
 int
@@ -359,6 +389,7 @@ main(int argc, char **argv)
 	struct config	 cfg;
 	struct server	 srv;
 	struct identity	 id;
+	struct session	*client;
 	int		 rc;
 
 	if (ensure_std_fds() != 0) {
@@ -375,22 +406,28 @@ main(int argc, char **argv)
 		config_free(&cfg);
 		return 2;
 	}
+	client = NULL;
 	if (server_init(&srv, &cfg) != 0 || setup_signals(&srv) != 0 ||
-	    listeners_open(&srv) != 0 || drop_privileges(&id) != 0 ||
-	    net_start(&srv) != 0) {
+	    (cfg.connect_url == NULL && (listeners_open(&srv) != 0 ||
+	    drop_privileges(&id) != 0)) ||
+	    (cfg.connect_url != NULL && (client = client_session(&srv)) == NULL) ||
+	    net_start(&srv, client) != 0) {
 		/* Each step said what failed; undo the ones that worked. */
 		listeners_close(&srv);
 		server_teardown(&srv);
 		config_free(&cfg);
 		return 1;
 	}
-	log_info("serving %s", cfg.command_path);
+	if (cfg.connect_url == NULL)
+		log_info("serving %s", cfg.command_path);
 	if (event_base_dispatch(srv.base) == -1)
 		log_error("libevent loop failed");
 	listeners_close(&srv);
 	net_stop(&srv);
 	server_teardown(&srv);
-	log_info("stopped");
 	config_free(&cfg);
+	if (cfg.connect_url != NULL)
+		return atomic_load(&srv.exit_status);
+	log_info("stopped");
 	return 0;
 }

@@ -16,6 +16,7 @@
 
 #include "config.h"
 #include "framing.h"
+#include "http.h"
 #include "log.h"
 #include "net.h"
 #include "server.h"
@@ -33,6 +34,8 @@ struct net {
 	lws_retry_bo_t		 idle_policy;
 	unsigned char		 sendbuf[LWS_PRE + SEND_CHUNK];
 };
+
+static time_t	 mono_now(void);
 
 static void
 net_adopt(struct net *n, struct session *s)
@@ -182,14 +185,15 @@ net_writable(struct net *n, struct session *s, struct lws *wsi)
 	uint32_t	 reclen;
 	int		 opcode, flags = 0;
 	bool		 send = false, more = false, wake_main = false;
-	bool		 close_now = false;
+	bool		 close_now = false, eof = false;
+	bool		 client = n->srv->cfg->connect_url != NULL;
 	uint16_t	 code = 0;
 	char		 reason[CLOSE_REASON_MAX + 1];
 
 	session_lock(s);
 	if (s->shutdown) {
-		session_set_close(s, CLOSED_SERVER, 1001,
-		    "server shutting down");
+		session_set_close(s, CLOSED_SERVER, 1001, client ?
+		    "going away" : "server shutting down");
 		close_now = true;
 	} else {
 		if (!s->out_active &&
@@ -216,6 +220,10 @@ net_writable(struct net *n, struct session *s, struct lws *wsi)
 			    s->output_done;
 			wake_main = s->stdout_paused &&
 			    evbuffer_get_length(s->to_client) < limit / 2;
+		} else if (s->output_done && client && s->half_close) {
+			/* Our input ended; the remote's close ends the rest. */
+			eof = !s->eof_sent;
+			s->eof_sent = true;
 		} else if (s->output_done)
 			close_now = true;
 	}
@@ -233,6 +241,13 @@ net_writable(struct net *n, struct session *s, struct lws *wsi)
 		if (more)
 			lws_callback_on_writable(wsi);
 		return 0;
+	}
+	if (eof) {
+		memcpy(n->sendbuf + LWS_PRE, HALF_CLOSE_EOF,
+		    strlen(HALF_CLOSE_EOF));
+		if (lws_write(wsi, n->sendbuf + LWS_PRE, strlen(HALF_CLOSE_EOF),
+		    LWS_WRITE_PONG) < (int)strlen(HALF_CLOSE_EOF))
+			return -1;
 	}
 	if (close_now) {
 		lws_close_reason(wsi, (enum lws_close_status)code,
@@ -279,6 +294,9 @@ net_peer_close(struct session *s, struct lws *wsi, const unsigned char *in,
 	}
 	reason[rlen] = '\0';
 	session_lock(s);
+	/* After a half-close the remote's close, not our EOF, is the end. */
+	if (s->eof_sent)
+		s->closed_by = CLOSED_NOT_YET;
 	session_set_close(s, CLOSED_CLIENT, code, reason);
 	session_unlock(s);
 	return 0;
@@ -357,6 +375,74 @@ net_gone(struct net *n, struct session *s)
 		session_wake_main(s);
 }
 
+/* Client: --header lines, and the request for half-close. */
+static int
+net_client_headers(struct net *n, struct lws *wsi, unsigned char **p,
+    size_t len)
+{
+	const struct config	*cfg = n->srv->cfg;
+	unsigned char		*end = *p + len;
+	char			 name[128];
+	const char		*h, *v;
+	size_t			 i, nlen;
+
+	for (i = 0; i < cfg->nheaders; i++) {
+		h = cfg->headers[i];
+		nlen = strcspn(h, ":");
+		if (nlen + 2 > sizeof name)
+			return -1;
+		snprintf(name, sizeof name, "%.*s:", (int)nlen, h);
+		for (v = h + nlen + 1; *v == ' ' || *v == '\t'; v++)
+			;
+		if (lws_add_http_header_by_name(wsi, (unsigned char *)name,
+		    (const unsigned char *)v, (int)strlen(v), p, end) != 0)
+			return -1;
+	}
+	return lws_add_http_header_by_name(wsi,
+	    (const unsigned char *)HALF_CLOSE_HEADER ":",
+	    (const unsigned char *)"1", 1, p, end) != 0 ? -1 : 0;
+}
+
+/* The response headers are still there just before the upgrade completes. */
+static void
+net_client_check_response(struct session *s, struct lws *wsi)
+{
+	char	 v[8];
+	int	 n;
+
+	/* lws keeps unknown response headers by lower-case name. */
+	n = lws_hdr_custom_copy(wsi, v, sizeof v, "wsbridge-half-close:",
+	    (int)strlen("wsbridge-half-close:"));
+	s->half_close = n > 0 && strcmp(v, "1") == 0;
+	log_debug("session=%llu half-close %s", (unsigned long long)s->id,
+	    s->half_close ? "agreed" : "not offered by the server");
+}
+
+static void
+net_client_established(struct session *s)
+{
+	s->last_rx = mono_now();
+	session_lock(s);
+	s->established = true;
+	session_unlock(s);
+	session_wake_main(s);
+}
+
+static void
+net_client_failed(struct session *s, const char *why)
+{
+	char	 reason[CLOSE_REASON_MAX + 1];
+
+	snprintf(reason, sizeof reason, "cannot connect: %s",
+	    why != NULL ? why : "unknown error");
+	session_lock(s);
+	session_set_close(s, CLOSED_NETWORK, 1006, reason);
+	s->client_gone = true;
+	session_unlock(s);
+	s->wsi = NULL;
+	session_wake_main(s);
+}
+
 static int
 net_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
     void *in, size_t len)
@@ -381,9 +467,29 @@ net_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 		session_unlock(s);
 		session_wake_main(s);
 		break;
+	case LWS_CALLBACK_CLIENT_APPEND_HANDSHAKE_HEADER:
+		return net_client_headers(n, wsi, in, len);
+	case LWS_CALLBACK_CLIENT_FILTER_PRE_ESTABLISH:
+		net_client_check_response(s, wsi);
+		break;
+	case LWS_CALLBACK_CLIENT_ESTABLISHED:
+		net_client_established(s);
+		break;
+	case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
+		net_client_failed(s, in);
+		break;
 	case LWS_CALLBACK_RECEIVE:
+	case LWS_CALLBACK_CLIENT_RECEIVE:
 		s->last_rx = mono_now();
 		return net_receive(n, s, wsi, in, len);
+	case LWS_CALLBACK_CLIENT_WRITEABLE:
+		return net_writable(n, s, wsi);
+	case LWS_CALLBACK_CLIENT_RECEIVE_PONG:
+		s->last_rx = mono_now();
+		break;
+	case LWS_CALLBACK_CLIENT_CLOSED:
+		net_gone(n, s);
+		break;
 	case LWS_CALLBACK_RECEIVE_PONG:
 		s->last_rx = mono_now();
 		net_pong(s, in, len);
@@ -449,8 +555,67 @@ net_wake(void *arg)
 	lws_cancel_service(n->ctx);
 }
 
+/* Client mode: dial the URL for the one session there is. */
+static int
+net_connect(struct net *n, struct session *s)
+{
+	const struct config		*cfg = n->srv->cfg;
+	struct lws_client_connect_info	 i;
+	struct url			 u;
+	char				 host[300], protos[1024];
+	size_t				 k, off = 0;
+	bool				 gone;
+
+	if (url_parse(cfg->connect_url, &u) != 0)
+		return -1;
+	if (strchr(u.host, ':') != NULL)
+		snprintf(host, sizeof host, "[%s]", u.host);
+	else
+		snprintf(host, sizeof host, "%s", u.host);
+	if (u.port != (u.tls ? 443 : 80))
+		snprintf(host + strlen(host), sizeof host - strlen(host),
+		    ":%d", u.port);
+	protos[0] = '\0';
+	for (k = 0; k < cfg->nprotocols; k++)
+		off += (size_t)snprintf(protos + off, sizeof protos - off,
+		    "%s%s", k ? "," : "", cfg->protocols[k]);
+	memset(&i, 0, sizeof i);
+	i.context = n->ctx;
+	i.vhost = n->vh;
+	i.address = u.host;
+	i.port = u.port;
+	i.path = u.path;
+	i.host = host;
+	i.origin = cfg->origin;
+	i.protocol = cfg->nprotocols > 0 ? protos : NULL;
+	i.local_protocol_name = protocols[0].name;
+	i.ietf_version_or_minus_one = -1;
+	i.opaque_user_data = s;
+	i.pwsi = &s->wsi;
+	if (u.tls) {
+		i.ssl_connection = LCCSCF_USE_SSL;
+		if (cfg->insecure)
+			i.ssl_connection |= LCCSCF_ALLOW_SELFSIGNED |
+			    LCCSCF_SKIP_SERVER_CERT_HOSTNAME_CHECK |
+			    LCCSCF_ALLOW_EXPIRED | LCCSCF_ALLOW_INSECURE;
+	}
+	if (n->idle_policy.secs_since_valid_ping > 0)
+		i.retry_and_idle_policy = &n->idle_policy;
+	if (lws_client_connect_via_info(&i) == NULL) {
+		session_lock(s);
+		gone = s->client_gone;
+		session_unlock(s);
+		/* Unless lws already said why (and let go), say it here. */
+		if (!gone) {
+			net_client_failed(s, "connection failed");
+			session_unref(s);
+		}
+	}
+	return 0;
+}
+
 int
-net_start(struct server *srv)
+net_start(struct server *srv, struct session *client)
 {
 	struct lws_context_creation_info	 info;
 	struct net				*n;
@@ -468,6 +633,14 @@ net_start(struct server *srv)
 	info.port = CONTEXT_PORT_NO_LISTEN_SERVER;
 	info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
 	info.user = n;
+	if (srv->cfg->connect_url != NULL) {
+		info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+		info.connect_timeout_secs = srv->cfg->connect_timeout;
+		info.timeout_secs = srv->cfg->connect_timeout;
+		info.client_ssl_ca_filepath = srv->cfg->sslca;
+		info.client_ssl_cert_filepath = srv->cfg->sslcert;
+		info.client_ssl_private_key_filepath = srv->cfg->sslkey;
+	}
 	if ((n->ctx = lws_create_context(&info)) == NULL) {
 		log_fatal("cannot create the lws context");
 		free(n);
@@ -492,6 +665,14 @@ net_start(struct server *srv)
 	srv->net = n;
 	srv->hub->wake_net = net_wake;
 	srv->hub->wake_net_arg = n;
+	/* Before the thread runs, this thread may still call lws. */
+	if (srv->cfg->connect_url != NULL && net_connect(n, client) != 0) {
+		srv->hub->wake_net = NULL;
+		lws_context_destroy(n->ctx);
+		free(n);
+		srv->net = NULL;
+		return -1;
+	}
 	/* Signals belong to the main thread: the new thread blocks them all. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &old);

@@ -3,8 +3,9 @@
 #define WSB_NET_H
 
 struct server;
+struct session;
 
-int	 net_start(struct server *);
+int	 net_start(struct server *, struct session *);
 void	 net_stop(struct server *);
 
 #endif

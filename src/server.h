@@ -18,6 +18,8 @@ struct hub;
 struct net;
 struct listeners;
 struct children;
+struct local;
+struct session;
 
 struct server {
 	const struct config	*cfg;
@@ -31,10 +33,16 @@ struct server {
 	struct event		*signals[4];
 	struct event		*deadline;	/* bounds a graceful stop */
 	bool			 stopping;
+	int			 stop_signal;
 	uint64_t		 next_session_id;
+	/* Who acts on a session's news: a child, or (client) our stdio. */
+	void			(*service)(struct server *, struct session *);
+	struct local		*local;
+	bool			 local_epipe;	/* our stdout's reader left */
 
 	/* Both threads: atomics. */
 	struct metrics		 metrics;
+	_Atomic int		 exit_status;	/* client mode */
 
 	/* Both threads: behind the hub's own lock. */
 	struct hub		*hub;

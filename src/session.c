@@ -4,6 +4,8 @@
  * on; whoever drops the last reference writes its access-log line and
  * frees it, so neither thread needs to know what the other still holds.
  */
+#include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -219,6 +221,36 @@ session_count_end(struct session *s)
 	metrics_session_end(&s->srv->metrics, &m);
 }
 
+/*
+ * A client's one session decides its exit status; stderr says why when it
+ * is not a plain success. Only this session writes exit_status.
+ */
+static void
+session_client_result(struct session *s)
+{
+	struct server	*srv = s->srv;
+	int		 st;
+
+	if (srv->cfg->connect_url == NULL)
+		return;
+	if (srv->local_epipe)
+		st = 128 + SIGPIPE;	/* quietly, as if SIGPIPE had killed us */
+	else if (s->closed_by == CLOSED_SERVER)
+		st = 128 + srv->stop_signal;
+	else
+		st = status_from_close(s->close_code);
+	if (s->closed_by == CLOSED_NETWORK)
+		fprintf(stderr, "wsbridge: %s: %s\n", srv->cfg->connect_url,
+		    s->close_reason);
+	else if (s->closed_by == CLOSED_PROTOCOL)
+		fprintf(stderr, "wsbridge: %s: protocol error: %u %s\n",
+		    srv->cfg->connect_url, s->close_code, s->close_reason);
+	else if (s->closed_by == CLOSED_CLIENT && s->close_code != CLOSE_NORMAL)
+		fprintf(stderr, "wsbridge: %s closed: %u %s\n",
+		    srv->cfg->connect_url, s->close_code, s->close_reason);
+	atomic_store(&srv->exit_status, st);
+}
+
 static void
 session_free(struct session *s)
 {
@@ -227,6 +259,7 @@ session_free(struct session *s)
 
 	session_log_end(s);
 	session_count_end(s);
+	session_client_result(s);
 	pthread_mutex_lock(&hub->lock);
 	TAILQ_REMOVE(&hub->all, s, all_entry);
 	last = --hub->count == 0;
@@ -323,4 +356,40 @@ const char *
 session_closed_by_name(enum closed_by by)
 {
 	return closed_by_names[by];
+}
+
+/* Queues one message for the client; the caller holds the session lock. */
+void
+session_queue_record(struct session *s, int opcode, const char *data,
+    size_t len)
+{
+	unsigned char	 hdr[RECORD_HDR];
+
+	framing_put_record(hdr, opcode, (uint32_t)len);
+	evbuffer_add(s->to_client, hdr, sizeof hdr);
+	evbuffer_add(s->to_client, data, len);
+	s->msgs_out++;
+	s->bytes_out += len;
+}
+
+/*
+ * Line mode: every complete line in buf becomes a message (binary if it is
+ * not UTF-8, so no byte is lost); eof flushes the rest. What is left of a
+ * line moves to the front of buf. The caller holds the session lock.
+ */
+void
+session_queue_lines(struct session *s, char *buf, size_t *len, size_t max,
+    bool eof)
+{
+	size_t	 off = 0, msglen, used;
+
+	while (framing_next_line(buf + off, *len - off, max, eof, &msglen,
+	    &used)) {
+		if (!s->client_gone)
+			session_queue_record(s, utf8_valid(buf + off, msglen) ?
+			    RECORD_TEXT : RECORD_BINARY, buf + off, msglen);
+		off += used;
+	}
+	memmove(buf, buf + off, *len - off);
+	*len -= off;
 }

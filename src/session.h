@@ -87,6 +87,7 @@ struct session {
 	uint64_t		 in_bytes;
 	struct utf8_check	 in_utf8;
 	time_t			 last_rx;	/* for telling ping timeouts */
+	bool			 eof_sent;	/* client: half-close pong sent */
 
 	/* Main thread only. */
 	struct child		*child;
@@ -135,5 +136,9 @@ void		 session_unlock(struct session *);
 void		 session_set_close(struct session *, enum closed_by, uint16_t,
 		     const char *);
 const char	*session_closed_by_name(enum closed_by);
+void		 session_queue_record(struct session *, int, const char *,
+		     size_t);
+void		 session_queue_lines(struct session *, char *, size_t *, size_t,
+		     bool);
 
 #endif

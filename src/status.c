@@ -78,3 +78,18 @@ status_log_field(int wstatus, char *buf, size_t len)
 	else
 		snprintf(buf, len, "exit=-");
 }
+
+/*
+ * A client's exit status from the close that ended it: what a wsbridge
+ * server relays (1000 for exit 0, 4000+N) comes back as N; anything else
+ * is 255, as ssh does for its own failures.
+ */
+int
+status_from_close(uint16_t code)
+{
+	if (code == CLOSE_NORMAL)
+		return 0;
+	if (code >= CLOSE_EXIT_BASE && code <= CLOSE_EXIT_BASE + 255)
+		return code - CLOSE_EXIT_BASE;
+	return 255;
+}

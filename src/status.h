@@ -20,5 +20,6 @@ uint16_t	 status_close_code(int wstatus);
 void		 status_close_reason(int wstatus, char *buf, size_t len);
 void		 status_log_field(int wstatus, char *buf, size_t len);
 const char	*status_signame(int sig);
+int		 status_from_close(uint16_t);
 
 #endif

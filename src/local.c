@@ -1,0 +1,256 @@
+/*
+ * The terminal (or pipe, or file) as a session's local end. It differs from
+ * a child in one way that matters: EOF on our stdin ends what we send, not
+ * what we receive, so output keeps flowing to stdout until the remote end
+ * closes. Writes to stdout block, which is fine with one session and means
+ * a slow reader holds the remote back through the queue bound.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+
+#include "config.h"
+#include "local.h"
+#include "log.h"
+#include "server.h"
+#include "session.h"
+
+#define CHUNK	65536
+
+struct local {
+	struct session	*s;
+	struct event	*in_ev;		/* stdin readable, or a pump */
+	bool		 pump;		/* stdin cannot be polled (a file) */
+	bool		 paused;
+	bool		 eof;
+	char		*buf;		/* line mode: partial line */
+	size_t		 len, cap;
+	char		 out[CHUNK];
+};
+
+/* The one local end there is, found through the server like everything. */
+static struct local *
+local_get(struct server *srv)
+{
+	return srv->local;
+}
+
+static void
+local_resume(struct local *l)
+{
+	l->paused = false;
+	if (l->pump)
+		event_active(l->in_ev, EV_READ, 0);
+	else
+		event_add(l->in_ev, NULL);
+}
+
+static int
+grow(struct local *l, size_t max)
+{
+	size_t	 cap = l->cap == 0 ? CHUNK : l->cap * 2;
+	char	*p;
+
+	if (cap > max + 2)
+		cap = max + 2;
+	if (cap < CHUNK)
+		cap = CHUNK;
+	if ((p = realloc(l->buf, cap)) == NULL)
+		return -1;
+	l->buf = p;
+	l->cap = cap;
+	return 0;
+}
+
+/* Our stdin is what we send: the same framing as a child's stdout. */
+static void
+on_stdin(evutil_socket_t fd, short what, void *arg)
+{
+	struct server	*srv = arg;
+	struct local	*l = local_get(srv);
+	struct session	*s = l->s;
+	const struct config *cfg = srv->cfg;
+	ssize_t		 n;
+	bool		 wake = false;
+
+	(void)fd;
+	(void)what;
+	if (l->eof || l->paused || s == NULL)
+		return;
+	if (cfg->binary)
+		n = read(STDIN_FILENO, l->out, sizeof l->out);
+	else {
+		if (l->len == l->cap && grow(l, cfg->max_message) != 0) {
+			log_error("out of memory for a line");
+			n = 0;
+		} else
+			n = read(STDIN_FILENO, l->buf + l->len, l->cap - l->len);
+	}
+	if (n == -1 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n == -1)
+		log_error("read stdin: %s", strerror(errno));
+	l->eof = n <= 0;
+	session_lock(s);
+	wake = evbuffer_get_length(s->to_client) == 0;
+	if (cfg->binary && n > 0)
+		session_queue_record(s, RECORD_BINARY, l->out, (size_t)n);
+	else if (!cfg->binary) {
+		l->len += n > 0 ? (size_t)n : 0;
+		session_queue_lines(s, l->buf, &l->len, cfg->max_message, l->eof);
+	}
+	if (l->eof) {
+		/* All of it is queued: the close (or half-close) follows it. */
+		session_set_close(s, CLOSED_CHILD, 1000, "end of input");
+		s->output_done = true;
+		wake = true;
+	} else if (evbuffer_get_length(s->to_client) >= cfg->queue_limit)
+		l->paused = s->stdout_paused = true;
+	if (evbuffer_get_length(s->to_client) == 0 && !l->eof)
+		wake = false;
+	session_unlock(s);
+	if (wake)
+		session_wake_net(s);
+	if (l->eof || l->paused) {
+		if (!l->pump)
+			event_del(l->in_ev);
+	} else if (l->pump)
+		event_active(l->in_ev, EV_READ, 0);
+}
+
+static int
+local_start(struct server *srv, struct session *s)
+{
+	struct local	*l;
+	struct stat	 st;
+
+	if ((l = calloc(1, sizeof *l)) == NULL)
+		return -1;
+	l->s = s;
+	/* epoll cannot watch a regular file: read it as fast as allowed. */
+	l->pump = fstat(STDIN_FILENO, &st) == 0 && S_ISREG(st.st_mode);
+	if (!l->pump) {
+		l->in_ev = event_new(srv->base, STDIN_FILENO,
+		    EV_READ | EV_PERSIST, on_stdin, srv);
+		/* Nor some devices (/dev/null): then pump those too. */
+		if (l->in_ev != NULL && event_add(l->in_ev, NULL) == -1) {
+			event_free(l->in_ev);
+			l->in_ev = NULL;
+			l->pump = true;
+		}
+	}
+	if (l->pump)
+		l->in_ev = event_new(srv->base, -1, 0, on_stdin, srv);
+	if (l->in_ev == NULL) {
+		free(l);
+		return -1;
+	}
+	srv->local = l;
+	local_resume(l);
+	return 0;
+}
+
+/* Remote data goes to stdout as it comes; EPIPE ends us quietly. */
+static int
+local_write(struct server *srv, struct local *l, struct session *s)
+{
+	size_t	 limit = srv->cfg->queue_limit, n, off;
+	ssize_t	 w;
+	bool	 wake_net;
+
+	for (;;) {
+		session_lock(s);
+		n = s->to_child_ready < sizeof l->out ? s->to_child_ready :
+		    sizeof l->out;
+		evbuffer_remove(s->to_child, l->out, n);
+		s->to_child_ready -= n;
+		wake_net = s->rx_paused && s->to_child_ready < limit / 2;
+		session_unlock(s);
+		if (wake_net)
+			session_wake_net(s);
+		if (n == 0)
+			return 0;
+		for (off = 0; off < n; off += (size_t)w) {
+			w = write(STDOUT_FILENO, l->out + off, n - off);
+			if (w == -1 && errno == EINTR) {
+				w = 0;
+				continue;
+			}
+			if (w == -1)
+				return -1;
+		}
+	}
+}
+
+static void
+local_finish(struct server *srv, struct session *s)
+{
+	struct local	*l = local_get(srv);
+
+	if (l != NULL && l->s == s) {
+		event_del(l->in_ev);
+		l->s = NULL;
+	}
+	s->main_done = true;
+	session_unref(s);
+}
+
+void
+local_service(struct server *srv, struct session *s)
+{
+	struct local	*l = local_get(srv);
+	size_t		 limit = srv->cfg->queue_limit;
+	bool		 established, gone, resume;
+
+	if (s->main_done)
+		return;
+	session_lock(s);
+	established = s->established;
+	gone = s->client_gone;
+	resume = s->stdout_paused &&
+	    evbuffer_get_length(s->to_client) < limit / 2;
+	if (resume)
+		s->stdout_paused = false;
+	session_unlock(s);
+	if (l == NULL && established && !gone && local_start(srv, s) != 0) {
+		log_error("cannot watch stdin");
+		gone = true;
+	}
+	l = local_get(srv);
+	if (l != NULL && local_write(srv, l, s) != 0) {
+		if (errno == EPIPE) {
+			/* Whoever read our output has gone, as with `| head`. */
+			srv->local_epipe = true;
+			session_lock(s);
+			s->shutdown = true;
+			session_unlock(s);
+			session_wake_net(s);
+		} else
+			log_error("write stdout: %s", strerror(errno));
+		l->eof = true;
+		event_del(l->in_ev);
+	}
+	if (l != NULL && resume && !l->eof && l->paused)
+		local_resume(l);
+	if (gone)
+		local_finish(srv, s);
+}
+
+void
+local_free(struct server *srv)
+{
+	struct local	*l = srv->local;
+
+	if (l == NULL)
+		return;
+	event_free(l->in_ev);
+	free(l->buf);
+	free(l);
+	srv->local = NULL;
+}
