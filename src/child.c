@@ -57,6 +57,7 @@ struct child {
 	bool			 hup_sent;
 	int			 wstatus;
 	enum kill_stage		 stage;
+	bool			 holds_fork;	/* from its session */
 	struct child		*hash_next;
 	TAILQ_ENTRY(child)	 entry;
 };
@@ -489,6 +490,8 @@ child_maybe_free(struct child *c)
 	    c->stage != KILL_DONE || !c->reaped)
 		return;
 	children_remove(c->srv->children, c);
+	if (c->holds_fork)
+		c->srv->forks--;
 	event_free(c->in_ev);
 	event_free(c->out_ev);
 	event_free(c->err_ev);
@@ -520,10 +523,15 @@ children_reap(struct server *srv)
 	}
 }
 
-static int
-spawn_process(struct server *srv, struct session *s, int fds[3], pid_t *pid)
+/*
+ * posix_spawn with the child in its own process group, every signal back
+ * to its default and unblocked, and fds[0..2] as its 0, 1 and 2. Our own
+ * fds are all close-on-exec, so the child sees those three only.
+ */
+int
+child_spawn_fds(const char *path, char *const argv[], char *const envp[],
+    const int fds[3], pid_t *pid)
 {
-	const struct config		*cfg = srv->cfg;
 	posix_spawn_file_actions_t	 fa;
 	posix_spawnattr_t		 attr;
 	sigset_t			 all, none;
@@ -546,11 +554,24 @@ spawn_process(struct server *srv, struct session *s, int fds[3], pid_t *pid)
 	    (error = posix_spawnattr_setpgroup(&attr, 0)) == 0 &&
 	    (error = posix_spawnattr_setsigmask(&attr, &none)) == 0 &&
 	    (error = posix_spawnattr_setsigdefault(&attr, &all)) == 0)
-		error = posix_spawn(pid, cfg->command_path, &fa, &attr,
-		    cfg->command, s->envp != NULL ? s->envp : environ);
+		error = posix_spawn(pid, path, &fa, &attr, argv,
+		    envp != NULL ? envp : environ);
 	posix_spawnattr_destroy(&attr);
 	posix_spawn_file_actions_destroy(&fa);
 	return error;
+}
+
+static int
+spawn_process(struct server *srv, struct session *s, int fds[3], pid_t *pid)
+{
+	const struct config	*cfg = srv->cfg;
+
+	/* --dir picks the script per session; otherwise the one command. */
+	if (s->script_path != NULL)
+		return child_spawn_fds(s->script_path, s->script_argv, s->envp,
+		    fds, pid);
+	return child_spawn_fds(cfg->command_path, cfg->command, s->envp, fds,
+	    pid);
 }
 
 static int
@@ -608,10 +629,21 @@ child_new(struct server *srv, struct session *s, pid_t pid, int in, int out,
 	return c;
 }
 
+/* A session that will not (or no longer) have a child frees its slot. */
+static void
+release_fork(struct server *srv, struct session *s)
+{
+	if (s->holds_fork) {
+		s->holds_fork = false;
+		srv->forks--;
+	}
+}
+
 /* Ends a session whose child never ran: the client hears why. */
 static void
-spawn_failed(struct session *s, const char *why)
+spawn_failed(struct server *srv, struct session *s, const char *why)
 {
+	release_fork(srv, s);
 	log_error("session=%llu cannot run command: %s",
 	    (unsigned long long)s->id, why);
 	session_lock(s);
@@ -633,7 +665,7 @@ child_spawn(struct server *srv, struct session *s)
 	if (make_pipes(in, out, err) == -1) {
 		error = errno;
 		close_pipes(in, out, err);
-		spawn_failed(s, strerror(error));
+		spawn_failed(srv, s, strerror(error));
 		return;
 	}
 	fds[0] = in[0];
@@ -645,17 +677,19 @@ child_spawn(struct server *srv, struct session *s)
 	close_fd(&err[1]);
 	if (error != 0) {
 		close_pipes(in, out, err);
-		spawn_failed(s, strerror(error));
+		spawn_failed(srv, s, strerror(error));
 		return;
 	}
 	if ((c = child_new(srv, s, pid, in[1], out[0], err[0])) == NULL) {
 		/* It runs, but we cannot watch it: stop it now. */
 		kill(-pid, SIGKILL);
 		close_pipes(in, out, err);
-		spawn_failed(s, "out of memory");
+		spawn_failed(srv, s, "out of memory");
 		return;
 	}
 	children_add(srv->children, c);
+	c->holds_fork = s->holds_fork;	/* the child holds the slot now */
+	s->holds_fork = false;
 	session_lock(s);
 	s->spawned = true;
 	s->pid = pid;
@@ -684,8 +718,10 @@ service_unspawned(struct server *srv, struct session *s)
 	session_unlock(s);
 	if (spawn)
 		child_spawn(srv, s);
-	else if (give_up)
+	else if (give_up) {
+		release_fork(srv, s);
 		session_unref(s);
+	}
 }
 
 /*

@@ -2,6 +2,8 @@
 #ifndef WSB_CHILD_H
 #define WSB_CHILD_H
 
+#include <sys/types.h>
+
 struct server;
 struct session;
 
@@ -13,5 +15,7 @@ void		 children_shutdown(struct server *);
 void		 children_kill_all(struct server *);
 
 void		 child_service(struct server *, struct session *);
+int		 child_spawn_fds(const char *, char *const [], char *const [],
+		     const int [3], pid_t *);
 
 #endif

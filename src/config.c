@@ -51,6 +51,29 @@ const char config_usage[] =
 "  --loglevel=LEVEL       debug, trace, access, info, error or fatal\n"
 "                         (default access)\n"
 "\n"
+"HTTP side (as websocketd):\n"
+"  --dir=DIR              the URL path picks a script in DIR to run (no COMMAND)\n"
+"  --staticdir=DIR        serve the files in DIR over plain HTTP\n"
+"  --cgidir=DIR           run CGI scripts in DIR over plain HTTP\n"
+"  --devconsole           a page to talk to the endpoint from a browser\n"
+"  --maxforks=N           at most N children at once; then HTTP 429 (default 0:\n"
+"                         no limit)\n"
+"  --origin=HOST[:PORT][,...]\n"
+"                         only upgrade requests from these origins (else 403)\n"
+"  --sameorigin           only upgrade requests whose Origin is the Host\n"
+"  --header='NAME: VALUE' add to every response (client: to the request)\n"
+"  --header-ws='NAME: VALUE'   add to WebSocket upgrade responses only\n"
+"  --header-http='NAME: VALUE' add to plain HTTP responses only\n"
+"  --redirport=PORT       also listen on PORT and redirect HTTP to --port\n"
+"  --reverselookup        REMOTE_HOST from a reverse DNS lookup\n"
+"  --passstderr           send stdout and stderr as JSON lines\n"
+"                         {\"stream\":\"stdout\",\"data\":\"...\"} (not with --binary)\n"
+"  --protocol=NAME        accept this subprotocol, repeatable (client: offer it)\n"
+"  --deflate              offer permessage-deflate compression\n"
+"  --ssl                  TLS on the listening sockets (with --sslcert, --sslkey)\n"
+"  --sslcert=FILE --sslkey=FILE   the server's certificate and key (PEM)\n"
+"  --sslca=FILE           require client certificates signed by these CAs\n"
+"\n"
 "Client mode:\n"
 "  --connect=URL          ws://HOST[:PORT]/PATH or wss://... to connect to\n"
 "  --header='NAME: VALUE' add a request header, repeatable\n"
@@ -78,6 +101,9 @@ enum flag_id {
 	F_LOGLEVEL, F_HELP, F_VERSION, F_LICENSE, F_UNIXSOCKET, F_UID, F_GID,
 	F_TRUSTED_PROXY, F_METRICS, F_QUEUESIZE, F_CONNECT, F_HEADER, F_ORIGIN,
 	F_PROTOCOL, F_SSLCA, F_SSLCERT, F_SSLKEY, F_INSECURE, F_CONNECT_TIMEOUT,
+	F_DIR, F_STATICDIR, F_CGIDIR, F_DEVCONSOLE, F_MAXFORKS, F_SAMEORIGIN,
+	F_HEADER_WS, F_HEADER_HTTP, F_REDIRPORT, F_REVERSELOOKUP, F_PASSSTDERR,
+	F_DEFLATE, F_SSL,
 };
 
 static const struct flag {
@@ -111,6 +137,19 @@ static const struct flag {
 	{ "sslkey", F_SSLKEY, FLAG_VALUE },
 	{ "insecure", F_INSECURE, FLAG_BOOL },
 	{ "connect-timeout", F_CONNECT_TIMEOUT, FLAG_VALUE },
+	{ "dir", F_DIR, FLAG_VALUE },
+	{ "staticdir", F_STATICDIR, FLAG_VALUE },
+	{ "cgidir", F_CGIDIR, FLAG_VALUE },
+	{ "devconsole", F_DEVCONSOLE, FLAG_BOOL },
+	{ "maxforks", F_MAXFORKS, FLAG_VALUE },
+	{ "sameorigin", F_SAMEORIGIN, FLAG_BOOL },
+	{ "header-ws", F_HEADER_WS, FLAG_VALUE },
+	{ "header-http", F_HEADER_HTTP, FLAG_VALUE },
+	{ "redirport", F_REDIRPORT, FLAG_VALUE },
+	{ "reverselookup", F_REVERSELOOKUP, FLAG_BOOL },
+	{ "passstderr", F_PASSSTDERR, FLAG_BOOL },
+	{ "deflate", F_DEFLATE, FLAG_BOOL },
+	{ "ssl", F_SSL, FLAG_BOOL },
 };
 
 static const char *level_names[] = {
@@ -242,6 +281,36 @@ set_proxies(struct config *c, const char *list, char *err, size_t errlen)
 	return 0;
 }
 
+static bool
+is_directory(const char *path)
+{
+	struct stat	 st;
+
+	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* "host[:port]" entries, or with a scheme: "https://host[:port]". */
+static int
+set_origins(struct config *c, char *err, size_t errlen)
+{
+	char	*s, *o, *save = NULL;
+	size_t	 n = 0;
+
+	if ((c->origins_buf = strdup(c->origin)) == NULL)
+		return fail(err, errlen, "out of memory");
+	for (s = c->origins_buf; (o = strtok_r(s, ", ", &save)) != NULL;
+	    s = NULL) {
+		if (n == CONFIG_MAX_HEADERS)
+			return fail(err, errlen, "--origin: more than %d "
+			    "entries", CONFIG_MAX_HEADERS);
+		c->origins[n++] = o;
+	}
+	c->origins[n] = NULL;
+	if (n == 0)
+		return fail(err, errlen, "--origin: no origins listed");
+	return 0;
+}
+
 /* "Name: value" with a token for a name and no line breaks. */
 static bool
 header_line_ok(const char *v)
@@ -359,13 +428,56 @@ apply_flag(struct config *c, const struct flag *f, const char *v, char *err,
 		c->connect_url = v;
 		break;
 	case F_HEADER:
+	case F_HEADER_WS:
+	case F_HEADER_HTTP:
 		if (!header_line_ok(v))
-			return fail(err, errlen, "--header: '%s' is not "
-			    "'Name: value'", v);
+			return fail(err, errlen, "--%s: '%s' is not "
+			    "'Name: value'", f->name, v);
 		if (c->nheaders == CONFIG_MAX_HEADERS)
-			return fail(err, errlen, "--header: more than %d given",
-			    CONFIG_MAX_HEADERS);
+			return fail(err, errlen, "--%s: more than %d headers",
+			    f->name, CONFIG_MAX_HEADERS);
+		c->header_kinds[c->nheaders] = f->id == F_HEADER ? HEADER_ALL :
+		    f->id == F_HEADER_WS ? HEADER_WS : HEADER_HTTP;
 		c->headers[c->nheaders++] = v;
+		break;
+	case F_DIR:
+	case F_STATICDIR:
+	case F_CGIDIR:
+		if (!is_directory(v))
+			return fail(err, errlen, "--%s: '%s' is not a directory",
+			    f->name, v);
+		*(f->id == F_DIR ? &c->dir : f->id == F_STATICDIR ?
+		    &c->staticdir : &c->cgidir) = v;
+		break;
+	case F_DEVCONSOLE:
+		c->devconsole = b;
+		break;
+	case F_MAXFORKS:
+		if (parse_number(v, 1000000, &n) != 0)
+			return fail(err, errlen, "--maxforks: '%s' is not a "
+			    "number (0 for no limit)", v);
+		c->maxforks = (unsigned)n;
+		break;
+	case F_SAMEORIGIN:
+		c->sameorigin = b;
+		break;
+	case F_REDIRPORT:
+		if (parse_number(v, 65535, &n) != 0 || n == 0)
+			return fail(err, errlen, "--redirport: '%s' is not a "
+			    "port number (1-65535)", v);
+		c->redirport = (int)n;
+		break;
+	case F_REVERSELOOKUP:
+		c->reverselookup = b;
+		break;
+	case F_PASSSTDERR:
+		c->passstderr = b;
+		break;
+	case F_DEFLATE:
+		c->deflate = b;
+		break;
+	case F_SSL:
+		c->ssl = b;
 		break;
 	case F_ORIGIN:
 		if (*v == '\0' || strpbrk(v, "\r\n") != NULL)
@@ -440,15 +552,39 @@ set_defaults(struct config *c)
 static int
 check_server_flags(struct config *c, char **command, char *err, size_t errlen)
 {
-	if (command == NULL)
+	size_t	 i;
+
+	if (command == NULL && c->dir == NULL)
 		return fail(err, errlen, "no COMMAND given (see --help)");
+	if (command != NULL && c->dir != NULL)
+		return fail(err, errlen, "--dir picks the command from the URL: "
+		    "give --dir or a COMMAND, not both");
 	c->command = command;
-	if (c->nheaders > 0 || c->origin != NULL || c->nprotocols > 0 ||
-	    c->sslca != NULL || c->sslcert != NULL || c->sslkey != NULL ||
-	    c->insecure)
-		return fail(err, errlen, "--header, --origin, --protocol, "
-		    "--ssl* and --insecure are client options: use them with "
-		    "--connect");
+	if (c->devconsole && (c->staticdir != NULL || c->cgidir != NULL))
+		return fail(err, errlen, "--devconsole cannot be combined with "
+		    "--staticdir or --cgidir");
+	if (c->passstderr && c->binary)
+		return fail(err, errlen, "--passstderr sends JSON lines: it "
+		    "cannot be combined with --binary");
+	if (c->insecure)
+		return fail(err, errlen, "--insecure is a client option: use "
+		    "it with --connect");
+	if (c->ssl && (c->sslcert == NULL || c->sslkey == NULL))
+		return fail(err, errlen, "--ssl needs --sslcert and --sslkey");
+	if (!c->ssl && (c->sslcert != NULL || c->sslkey != NULL ||
+	    c->sslca != NULL))
+		return fail(err, errlen, "--sslcert, --sslkey and --sslca need "
+		    "--ssl");
+	if (c->redirport != 0 && c->redirport == c->port)
+		return fail(err, errlen, "--redirport must differ from --port");
+	if (c->origin != NULL && set_origins(c, err, errlen) != 0)
+		return -1;
+	for (i = 0; i < c->nheaders; i++) {
+		if (strncasecmp(c->headers[i], "content-length:", 15) == 0 ||
+		    strncasecmp(c->headers[i], "connection:", 11) == 0)
+			return fail(err, errlen, "--header: '%s' would break "
+			    "the response", c->headers[i]);
+	}
 	return 0;
 }
 
@@ -461,6 +597,19 @@ check_client_flags(struct config *c, char *err, size_t errlen)
 		return fail(err, errlen, "--connect is a client: --port, "
 		    "--address, --unixsocket, --uid, --gid, --trusted-proxy "
 		    "and --metrics are server options");
+	if (c->dir != NULL || c->staticdir != NULL || c->cgidir != NULL ||
+	    c->devconsole || c->maxforks > 0 || c->sameorigin ||
+	    c->redirport != 0 || c->reverselookup || c->passstderr ||
+	    c->deflate || c->ssl)
+		return fail(err, errlen, "--connect is a client: --dir, "
+		    "--staticdir, --cgidir, --devconsole, --maxforks, "
+		    "--sameorigin, --redirport, --reverselookup, --passstderr, "
+		    "--deflate and --ssl are server options");
+	for (size_t i = 0; i < c->nheaders; i++) {
+		if (c->header_kinds[i] != HEADER_ALL)
+			return fail(err, errlen, "--header-ws and --header-http "
+			    "are server options; a client sends --header");
+	}
 	if ((c->sslcert == NULL) != (c->sslkey == NULL))
 		return fail(err, errlen, "--sslcert and --sslkey go together");
 	/* In a pipeline, only trouble belongs on stderr. */
@@ -571,8 +720,10 @@ config_free(struct config *c)
 {
 	free(c->passenv_buf);
 	free(c->proxies_buf);
+	free(c->origins_buf);
 	free(c->command_path);
 	c->passenv_buf = NULL;
 	c->proxies_buf = NULL;
+	c->origins_buf = NULL;
 	c->command_path = NULL;
 }

@@ -49,10 +49,33 @@ struct config {
 	char			*proxies_buf;	/* owns proxies[] strings */
 	const char		*metrics_path;	/* --metrics PATH */
 
+	/* websocketd's HTTP side. */
+	const char		*dir;		/* --dir: scripts by URL path */
+	const char		*staticdir;
+	const char		*cgidir;
+	bool			 devconsole;
+	unsigned		 maxforks;	/* 0: unlimited */
+	char			*origins[CONFIG_MAX_HEADERS + 1]; /* --origin list */
+	char			*origins_buf;
+	bool			 sameorigin;
+	int			 redirport;	/* 0: none */
+	bool			 reverselookup;
+	bool			 passstderr;
+	bool			 deflate;
+	bool			 ssl;
+
+	/*
+	 * --header goes on every response of a server and on the request of a
+	 * client; --header-ws and --header-http on one kind of response only.
+	 */
+	const char		*headers[CONFIG_MAX_HEADERS + 1];
+	enum header_kind {
+		HEADER_ALL, HEADER_WS, HEADER_HTTP,
+	}			 header_kinds[CONFIG_MAX_HEADERS];
+	size_t			 nheaders;
+
 	/* Client mode (--connect). */
 	const char		*connect_url;
-	const char		*headers[CONFIG_MAX_HEADERS + 1];
-	size_t			 nheaders;
 	const char		*origin;
 	const char		*protocols[CONFIG_MAX_PROTOCOLS + 1];
 	size_t			 nprotocols;

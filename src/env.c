@@ -67,7 +67,7 @@ static void
 add_request_facts(struct env_list *e, const struct env_facts *f)
 {
 	const struct http_request	*req = f->req;
-	const char			*host, *query;
+	const char			*host, *query, *v;
 	char				 buf[256], *path;
 	size_t				 plen;
 
@@ -94,21 +94,25 @@ add_request_facts(struct env_list *e, const struct env_facts *f)
 	env_add(e, "SERVER_PORT", buf);
 	env_add(e, "SERVER_PROTOCOL", req->version);
 	env_add(e, "SERVER_SOFTWARE", f->software);
-	env_add(e, "GATEWAY_INTERFACE", "websocketd-CGI/0.1");
+	env_add(e, "GATEWAY_INTERFACE", f->cgi ? "CGI/1.1" :
+	    "websocketd-CGI/0.1");
 	env_add(e, "REMOTE_ADDR", f->remote_addr);
 	env_add(e, "REMOTE_HOST", f->remote_host);
 	snprintf(buf, sizeof buf, "%d", f->remote_port);
 	env_add(e, "REMOTE_PORT", buf);
 	env_add(e, "REQUEST_METHOD", req->method);
 	env_add(e, "REQUEST_URI", req->target);
-	env_add(e, "SCRIPT_NAME", "/");
-	env_add(e, "PATH_INFO", path);
-	env_add(e, "PATH_TRANSLATED", path);
+	env_add(e, "SCRIPT_NAME", f->script_name ? f->script_name : "/");
+	env_add(e, "PATH_INFO", f->path_info ? f->path_info : path);
+	env_add(e, "PATH_TRANSLATED", f->path_info ? f->path_info : path);
 	env_add(e, "QUERY_STRING", query);
 	env_add(e, "UNIQUE_ID", f->unique_id);
 	env_add(e, "AUTH_TYPE", "");
-	env_add(e, "CONTENT_LENGTH", "");
-	env_add(e, "CONTENT_TYPE", "");
+	/* A request body exists only for CGI; WebSocket upgrades have none. */
+	v = f->cgi ? http_header(req, "Content-Length") : NULL;
+	env_add(e, "CONTENT_LENGTH", v != NULL ? v : "");
+	v = f->cgi ? http_header(req, "Content-Type") : NULL;
+	env_add(e, "CONTENT_TYPE", v != NULL ? v : "");
 	env_add(e, "REMOTE_IDENT", "");
 	env_add(e, "REMOTE_USER", "");
 	if (f->https)
@@ -124,6 +128,9 @@ add_headers(struct env_list *e, const struct http_request *req)
 
 	for (i = 0; i < req->nheaders; i++) {
 		header_env_name(req->headers[i].name, name, sizeof name);
+		/* "httpoxy": a Proxy header must not become HTTP_PROXY. */
+		if (strcmp(name, "HTTP_PROXY") == 0)
+			continue;
 		env_add(e, name, req->headers[i].value);
 	}
 }

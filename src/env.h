@@ -16,6 +16,10 @@ struct env_facts {
 	const char			*unique_id;
 	const char			*software;	/* "wsbridge/VERSION" */
 	bool				 https;
+	/* --dir and CGI: the script's part of the path, and the rest. */
+	const char			*script_name;	/* NULL: "/" */
+	const char			*path_info;	/* NULL: the path */
+	bool				 cgi;		/* real CGI/1.1 */
 };
 
 char	**env_build(const struct env_facts *, char *const *passenv,

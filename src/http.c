@@ -284,3 +284,56 @@ url_parse(const char *s, struct url *u)
 		return -1;
 	return 0;
 }
+
+static int
+hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/*
+ * Decodes the path part of a target into out and checks it is safe to map
+ * onto a directory: no NUL, no encoded '/', no "." or ".." segment (decoded
+ * or not), no backslash. Returns 0, or -1 for a path to refuse.
+ */
+int
+http_path_decode(const char *target, char *out, size_t outlen)
+{
+	size_t	 plen = http_path_length(target), i, o = 0;
+	int	 hi, lo;
+	char	 c, *seg;
+
+	if (plen == 0 || target[0] != '/')
+		return -1;
+	for (i = 0; i < plen; i++) {
+		c = target[i];
+		if (c == '%') {
+			if (i + 2 >= plen)
+				return -1;
+			if ((hi = hexval(target[i + 1])) < 0 ||
+			    (lo = hexval(target[i + 2])) < 0)
+				return -1;
+			c = (char)(hi << 4 | lo);
+			if (c == '\0' || c == '/')
+				return -1;
+			i += 2;
+		}
+		if (c == '\\' || o + 1 >= outlen)
+			return -1;
+		out[o++] = c;
+	}
+	out[o] = '\0';
+	for (seg = out; seg != NULL; seg = strchr(seg + 1, '/')) {
+		if (strncmp(seg, "/..", 3) == 0 && (seg[3] == '/' || seg[3] == '\0'))
+			return -1;
+		if (strncmp(seg, "/.", 2) == 0 && (seg[2] == '/' || seg[2] == '\0'))
+			return -1;
+	}
+	return 0;
+}

@@ -40,5 +40,6 @@ bool		 http_is_websocket(const struct http_request *);
 bool		 http_websocket_version_ok(const struct http_request *);
 bool		 http_websocket_key_ok(const struct http_request *);
 size_t		 http_path_length(const char *);
+int		 http_path_decode(const char *, char *, size_t);
 
 #endif

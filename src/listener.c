@@ -26,8 +26,11 @@
 #include "env.h"
 #include "http.h"
 #include "listener.h"
+#include "fsmap.h"
+#include "httpd.h"
 #include "log.h"
 #include "metrics.h"
+#include "origin.h"
 #include "server.h"
 #include "session.h"
 
@@ -40,6 +43,7 @@ extern char **environ;
 struct listener {
 	struct server		*srv;
 	int			 fd;
+	bool			 redirect;	/* --redirport */
 	struct event		*ev;
 	struct event		*pause_ev;	/* out of fds: back off */
 };
@@ -47,6 +51,7 @@ struct listener {
 struct pending {
 	struct server		*srv;
 	int			 fd;
+	bool			 redirect;	/* came in on --redirport */
 	struct event		*ev;
 	time_t			 deadline;
 	struct sockaddr_storage	 peer;
@@ -58,6 +63,7 @@ struct listeners {
 	size_t			 n;
 	TAILQ_HEAD(, pending)	 pending;
 	bool			 unix_bound;	/* ours to remove at exit */
+	bool			 binding_redirect; /* listeners_open's state */
 	char			 scratch[HTTP_HEAD_MAX + 1];
 };
 
@@ -118,50 +124,15 @@ pending_free(struct pending *p, bool close_fd)
 	free(p);
 }
 
-/* Answers a request that will not become a WebSocket, then hangs up. */
+/* Hands the connection to httpd for an error answer. */
 static void
-reply_and_close(struct pending *p, size_t headlen, int code,
-    const char *status, const char *type, const char *body, bool head_only)
-{
-	char	*buf;
-	int	 n;
-
-	/* Consume what was peeked, so closing sends FIN and not RST. */
-	if (headlen > 0 && recv(p->fd, p->srv->listeners->scratch, headlen,
-	    0) == -1)
-		log_debug("recv: %s", strerror(errno));
-	n = asprintf(&buf, "HTTP/1.1 %d %s\r\n"
-	    "Content-Type: %s\r\n"
-	    "Content-Length: %zu\r\nConnection: close\r\n%s\r\n%s",
-	    code, status, type, strlen(body),
-	    code == 426 ? "Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n" :
-	    "", head_only ? "" : body);
-	if (n == -1)
-		log_error("out of memory answering HTTP %d", code);
-	else if (send(p->fd, buf, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT) == -1)
-		log_debug("send: %s", strerror(errno));
-	if (n != -1)
-		free(buf);
-	pending_free(p, true);
-}
-
-static void
-reply_error(struct pending *p, size_t headlen, int code, const char *status,
-    const char *body)
-{
-	reply_and_close(p, headlen, code, status, "text/plain; charset=utf-8",
-	    body, false);
-}
-
-static void
-reply_metrics(struct pending *p, size_t headlen, bool head_only)
+reply_error(struct pending *p, size_t headlen, int code, const char *body)
 {
 	struct server	*srv = p->srv;
-	char		 body[8192];
+	int		 fd = p->fd;
 
-	metrics_render(&srv->metrics, hub_count(srv->hub), body, sizeof body);
-	reply_and_close(p, headlen, 200, "OK",
-	    "text/plain; version=0.0.4; charset=utf-8", body, head_only);
+	pending_free(p, false);
+	httpd_error(srv, fd, headlen, code, body);
 }
 
 /*
@@ -199,7 +170,7 @@ forwarded_for(const struct server *srv, const char *peer,
 
 static struct session *
 session_from_request(struct server *srv, struct pending *p,
-    const struct http_request *req)
+    const struct http_request *req, const char *script, size_t prefix)
 {
 	struct session		*s;
 	struct env_facts	 f;
@@ -207,6 +178,7 @@ session_from_request(struct server *srv, struct pending *p,
 	socklen_t		 llen = sizeof local;
 	char			 rip[INET6_ADDRSTRLEN], lip[INET6_ADDRSTRLEN];
 	char			 fwd[INET6_ADDRSTRLEN];
+	char			 path[4096], name[4096];
 	const char		*hc;
 	char			 uid[40];
 	int			 rport, lport;
@@ -235,6 +207,21 @@ session_from_request(struct server *srv, struct pending *p,
 	f.server_port = lport;
 	f.unique_id = uid;
 	f.software = srv->software;
+	f.https = srv->cfg->ssl;
+	if (script != NULL) {
+		/* --dir: SCRIPT_NAME is the URL's part that named the file. */
+		if (http_path_decode(req->target, path, sizeof path) != 0 ||
+		    (s->script_path = strdup(script)) == NULL) {
+			session_unref(s);
+			session_unref(s);
+			return NULL;
+		}
+		s->script_argv[0] = s->script_path;
+		memcpy(name, path, prefix);
+		name[prefix] = '\0';
+		f.script_name = name;
+		f.path_info = path + prefix;
+	}
 	s->half_close = (hc = http_header(req, HALF_CLOSE_HEADER)) != NULL &&
 	    strcmp(hc, "1") == 0;
 	s->target = strdup(req->target);
@@ -249,33 +236,110 @@ session_from_request(struct server *srv, struct pending *p,
 }
 
 static void
-pending_hand_over(struct pending *p, const struct http_request *req)
+pending_hand_over(struct pending *p, const struct http_request *req,
+    const char *script, size_t prefix)
 {
 	struct server	*srv = p->srv;
 	struct session	*s;
 
-	if ((s = session_from_request(srv, p, req)) == NULL) {
+	if ((s = session_from_request(srv, p, req, script, prefix)) == NULL) {
 		log_error("out of memory for a new session");
-		reply_error(p, 0, 503, "Service Unavailable", "out of memory\n");
+		reply_error(p, 0, 503, "out of memory\n");
 		return;
 	}
 	s->fd = p->fd;
 	pending_free(p, false);
+	srv->forks++;	/* until its child is gone, or it never spawns */
+	s->holds_fork = true;
 	session_publish(s);
 	log_debug("session=%llu remote=%s path=%s handed to lws",
 	    (unsigned long long)s->id, s->remote, s->target);
 	session_wake_net(s);
 }
 
-static bool
-is_metrics_request(const struct server *srv, const struct http_request *req)
+/*
+ * An upgrade is refused here, over plain HTTP and before anything is
+ * spawned, for every reason we can know in advance; websocketd upgrades
+ * first and then drops the socket, which tells a browser nothing.
+ */
+static int
+check_upgrade(struct pending *p, const struct http_request *req,
+    const char **why)
 {
-	const char	*path = srv->cfg->metrics_path;
+	const struct config	*cfg = p->srv->cfg;
 
-	return path != NULL && (strcmp(req->method, "GET") == 0 ||
-	    strcmp(req->method, "HEAD") == 0) &&
-	    strlen(path) == http_path_length(req->target) &&
-	    strncmp(req->target, path, strlen(path)) == 0;
+	*why = NULL;
+	if (!http_websocket_version_ok(req)) {
+		*why = "only WebSocket version 13 is spoken here\n";
+		return 426;
+	}
+	if (!http_websocket_key_ok(req)) {
+		*why = "missing or malformed Sec-WebSocket-Key\n";
+		return 400;
+	}
+	if (!origin_allowed(http_header(req, "Origin"),
+	    (const char *const *)cfg->origins, cfg->sameorigin,
+	    http_header(req, "Host"), cfg->ssl)) {
+		*why = "origin not allowed\n";
+		return 403;
+	}
+	if (cfg->maxforks > 0 && p->srv->forks >= cfg->maxforks) {
+		*why = "too many processes\n";
+		return 429;
+	}
+	return 0;
+}
+
+/* --dir: the script this URL names, and where its PATH_INFO starts. */
+static int
+find_script(struct pending *p, const struct http_request *req,
+    char *file, size_t len, size_t *prefix)
+{
+	char	 path[4096];
+
+	if (http_path_decode(req->target, path, sizeof path) != 0)
+		return 403;
+	switch (fsmap_script(p->srv->cfg->dir, path, file, len, prefix)) {
+	case FSMAP_FOUND:
+		return 0;
+	case FSMAP_FORBIDDEN:
+		return 403;
+	default:
+		return 404;
+	}
+}
+
+static void
+route_request(struct pending *p, const struct http_request *req,
+    size_t headlen)
+{
+	struct server	*srv = p->srv;
+	const char	*why;
+	char		 script[4096];
+	size_t		 prefix = 0;
+	int		 code, fd = p->fd;
+	struct sockaddr_storage peer = p->peer;
+
+	if (p->redirect) {
+		pending_free(p, false);
+		httpd_redirect(srv, fd, headlen, req);
+		return;
+	}
+	if (!http_is_websocket(req)) {
+		pending_free(p, false);
+		httpd_serve(srv, fd, headlen, req, &peer);
+		return;
+	}
+	if ((code = check_upgrade(p, req, &why)) != 0 ||
+	    (srv->cfg->dir != NULL &&
+	    (code = find_script(p, req, script, sizeof script, &prefix)) != 0)) {
+		log_access("refused remote=%s path=%s status=%d",
+		    "-", req->target, code);
+		reply_error(p, headlen, code, why);
+		return;
+	}
+	pending_hand_over(p, req, srv->cfg->dir != NULL ? script : NULL,
+	    prefix);
 }
 
 static void
@@ -289,7 +353,7 @@ on_pending_read(evutil_socket_t fd, short what, void *arg)
 
 	if ((what & EV_TIMEOUT) || now_sec() > p->deadline) {
 		log_debug("request head timed out");
-		reply_error(p, 0, 408, "Request Timeout", "timeout\n");
+		reply_error(p, 0, 408, "timeout\n");
 		return;
 	}
 	n = recv(fd, ls->scratch, sizeof ls->scratch, MSG_PEEK);
@@ -303,34 +367,20 @@ on_pending_read(evutil_socket_t fd, short what, void *arg)
 	if (head == 0)
 		return;		/* more to come: the next edge wakes us */
 	if (head < 0) {
-		reply_error(p, 0, head == -2 ? 431 : 400, head == -2 ?
-		    "Request Header Fields Too Large" : "Bad Request",
-		    "bad request\n");
+		reply_error(p, 0, head == -2 ? 431 : 400, NULL);
 		return;
 	}
 	if (http_parse_request(&req, ls->scratch, (size_t)head) != 0) {
-		reply_error(p, (size_t)head, 400, "Bad Request",
-		    "bad request\n");
+		reply_error(p, (size_t)head, 400, NULL);
 		return;
 	}
-	if (is_metrics_request(p->srv, &req))
-		reply_metrics(p, (size_t)head, strcmp(req.method, "HEAD") == 0);
-	else if (!http_is_websocket(&req))
-		reply_error(p, (size_t)head, 426, "Upgrade Required",
-		    "this is a WebSocket endpoint\n");
-	else if (!http_websocket_version_ok(&req))
-		reply_error(p, (size_t)head, 426, "Upgrade Required",
-		    "only WebSocket version 13 is spoken here\n");
-	else if (!http_websocket_key_ok(&req))
-		reply_error(p, (size_t)head, 400, "Bad Request",
-		    "missing or malformed Sec-WebSocket-Key\n");
-	else
-		pending_hand_over(p, &req);
+	route_request(p, &req, (size_t)head);
 	http_request_free(&req);
 }
 
 static void
-pending_start(struct server *srv, int fd, const struct sockaddr_storage *ss)
+pending_start(struct server *srv, int fd, const struct sockaddr_storage *ss,
+    bool redirect)
 {
 	struct pending	*p;
 	struct timeval	 tv = { HEAD_TIMEOUT, 0 };
@@ -346,6 +396,7 @@ pending_start(struct server *srv, int fd, const struct sockaddr_storage *ss)
 	}
 	p->srv = srv;
 	p->fd = fd;
+	p->redirect = redirect;
 	p->peer = *ss;
 	p->deadline = now_sec() + HEAD_TIMEOUT;
 	/* Edge-triggered: a peek leaves data behind, so wait for new bytes. */
@@ -388,7 +439,7 @@ on_accept(evutil_socket_t fd, short what, void *arg)
 		cfd = accept4(fd, (struct sockaddr *)&ss, &len,
 		    SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (cfd >= 0) {
-			pending_start(l->srv, cfd, &ss);
+			pending_start(l->srv, cfd, &ss, l->redirect);
 			continue;
 		}
 		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
@@ -425,6 +476,9 @@ listener_add(struct server *srv, int fd, const char *how)
 	l = &ls->list[ls->n];
 	l->srv = srv;
 	l->fd = fd;
+	l->redirect = ls->binding_redirect;
+	if (l->redirect)
+		how = " (redirects to --port)";
 	l->ev = event_new(srv->base, fd, EV_READ | EV_PERSIST, on_accept, l);
 	l->pause_ev = evtimer_new(srv->base, on_resume_accept, l);
 	if (l->ev == NULL || l->pause_ev == NULL ||
@@ -631,13 +685,28 @@ bind_address(struct server *srv, const char *address, int *port)
 	return bound > 0 ? 0 : -1;
 }
 
+/* Every --address, or every interface. */
+static int
+bind_addresses(struct server *srv, int *port)
+{
+	const struct config	*cfg = srv->cfg;
+	size_t			 i;
+
+	if (cfg->naddresses == 0)
+		return bind_address(srv, "[::]", port) == 0 ? 0 :
+		    bind_address(srv, "0.0.0.0", port);
+	for (i = 0; i < cfg->naddresses; i++) {
+		if (bind_address(srv, cfg->addresses[i], port) != 0)
+			return -1;
+	}
+	return 0;
+}
+
 int
 listeners_open(struct server *srv)
 {
 	const struct config	*cfg = srv->cfg;
 	int			 port = cfg->port;
-	size_t			 i;
-
 	bool			 activated;
 
 	if ((srv->listeners = calloc(1, sizeof *srv->listeners)) == NULL)
@@ -651,14 +720,13 @@ listeners_open(struct server *srv)
 	if (activated || (cfg->unixsocket != NULL && cfg->naddresses == 0 &&
 	    !cfg->port_given))
 		return 0;
-	if (cfg->naddresses == 0)
-		return bind_address(srv, "[::]", &port) == 0 ? 0 :
-		    bind_address(srv, "0.0.0.0", &port);
-	for (i = 0; i < cfg->naddresses; i++) {
-		if (bind_address(srv, cfg->addresses[i], &port) != 0)
-			return -1;
-	}
-	return 0;
+	if (bind_addresses(srv, &port) != 0)
+		return -1;
+	if (cfg->redirport == 0)
+		return 0;
+	srv->listeners->binding_redirect = true;
+	port = cfg->redirport;
+	return bind_addresses(srv, &port);
 }
 
 /* Stops accepting; connections still sending their head are dropped. */

@@ -21,6 +21,7 @@
 
 #include "config.h"
 #include "child.h"
+#include "httpd.h"
 #include "listener.h"
 #include "local.h"
 #include "log.h"
@@ -216,6 +217,16 @@ parse_args(struct config *cfg, int argc, char **argv)
 	return -1;
 }
 
+/* libevent's own complaints go to our log, not raw onto stderr. */
+static void
+libevent_log(int severity, const char *msg)
+{
+	if (severity == EVENT_LOG_ERR)
+		log_error("libevent: %s", msg);
+	else
+		log_debug("libevent: %s", msg);
+}
+
 static int
 server_init(struct server *srv, const struct config *cfg)
 {
@@ -225,6 +236,7 @@ server_init(struct server *srv, const struct config *cfg)
 	    PACKAGE_VERSION);
 	if (getrandom(&srv->boot_id, sizeof srv->boot_id, 0) == -1)
 		srv->boot_id = (uint64_t)time(NULL) ^ (uint64_t)getpid();
+	event_set_log_callback(libevent_log);
 	if (evthread_use_pthreads() == -1) {
 		log_fatal("libevent: no pthreads support");
 		return -1;
@@ -235,7 +247,8 @@ server_init(struct server *srv, const struct config *cfg)
 		return -1;
 	}
 	if ((srv->hub = hub_create()) == NULL ||
-	    (srv->children = children_create()) == NULL) {
+	    (srv->children = children_create()) == NULL ||
+	    (srv->httpd = httpd_create()) == NULL) {
 		log_fatal("out of memory");
 		return -1;
 	}
@@ -353,6 +366,7 @@ server_teardown(struct server *srv)
 	if (main_wake_ev != NULL)
 		event_free(main_wake_ev);
 	local_free(srv);
+	httpd_free(srv);
 	children_free(srv->children);
 	hub_free(srv->hub);
 	if (srv->base != NULL)

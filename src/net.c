@@ -368,6 +368,9 @@ net_gone(struct net *n, struct session *s)
 	if (s->established)
 		session_set_close(s, CLOSED_NETWORK, 1006, ping ?
 		    "ping timeout" : "connection lost");
+	else if (n->srv->cfg->connect_url != NULL)
+		session_set_close(s, CLOSED_NETWORK, 1006,
+		    "no WebSocket handshake from the server");
 	s->client_gone = true;
 	session_unlock(s);
 	s->wsi = NULL;
@@ -398,6 +401,10 @@ net_client_headers(struct net *n, struct lws *wsi, unsigned char **p,
 		    (const unsigned char *)v, (int)strlen(v), p, end) != 0)
 			return -1;
 	}
+	if (cfg->origin != NULL && lws_add_http_header_by_name(wsi,
+	    (const unsigned char *)"Origin:", (const unsigned char *)cfg->origin,
+	    (int)strlen(cfg->origin), p, end) != 0)
+		return -1;
 	return lws_add_http_header_by_name(wsi,
 	    (const unsigned char *)HALF_CLOSE_HEADER ":",
 	    (const unsigned char *)"1", 1, p, end) != 0 ? -1 : 0;
@@ -586,7 +593,7 @@ net_connect(struct net *n, struct session *s)
 	i.port = u.port;
 	i.path = u.path;
 	i.host = host;
-	i.origin = cfg->origin;
+	/* Not i.origin: lws 4.1 would prefix it with "http://". */
 	i.protocol = cfg->nprotocols > 0 ? protos : NULL;
 	i.local_protocol_name = protocols[0].name;
 	i.ietf_version_or_minus_one = -1;
@@ -633,6 +640,8 @@ net_start(struct server *srv, struct session *client)
 	info.port = CONTEXT_PORT_NO_LISTEN_SERVER;
 	info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
 	info.user = n;
+	/* lws reads the head again after us: let it hold what we accept. */
+	info.max_http_header_data = HTTP_HEAD_MAX + 1024;
 	if (srv->cfg->connect_url != NULL) {
 		info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
 		info.connect_timeout_secs = srv->cfg->connect_timeout;

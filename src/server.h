@@ -20,6 +20,7 @@ struct listeners;
 struct children;
 struct local;
 struct session;
+struct httpd;
 
 struct server {
 	const struct config	*cfg;
@@ -38,6 +39,8 @@ struct server {
 	/* Who acts on a session's news: a child, or (client) our stdio. */
 	void			(*service)(struct server *, struct session *);
 	struct local		*local;
+	struct httpd		*httpd;		/* plain HTTP being answered */
+	unsigned		 forks;		/* children, for --maxforks */
 	bool			 local_epipe;	/* our stdout's reader left */
 
 	/* Both threads: atomics. */

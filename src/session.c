@@ -267,6 +267,7 @@ session_free(struct session *s)
 	evbuffer_free(s->to_child);
 	evbuffer_free(s->to_client);
 	env_free(s->envp);
+	free(s->script_path);
 	free(s->target);
 	pthread_mutex_destroy(&s->lock);
 	free(s);

@@ -51,6 +51,8 @@ struct session {
 	char			 remote[80];	/* ip:port, for the log */
 	char			*target;	/* request target, for the log */
 	char			**envp;
+	char			*script_path;	/* --dir: this session's script */
+	char			*script_argv[2];
 	struct timespec		 started;
 	bool			 half_close;	/* the client asked for it */
 
@@ -92,6 +94,7 @@ struct session {
 	/* Main thread only. */
 	struct child		*child;
 	bool			 main_done;	/* main's reference dropped */
+	bool			 holds_fork;	/* counts against --maxforks */
 
 	/* The hub's lock guards these. */
 	TAILQ_ENTRY(session)	 all_entry;
