@@ -349,7 +349,8 @@ on_stdout(evutil_socket_t fd, short what, void *arg)
 				    (size_t)n);
 		} else {
 			c->outlen += n > 0 ? (size_t)n : 0;
-			session_queue_lines(s, c->outbuf, &c->outlen,
+			session_queue_lines(s, c->srv->cfg->passstderr ?
+			    "stdout" : NULL, c->outbuf, &c->outlen,
 			    c->srv->cfg->max_message, eof);
 		}
 		if (!eof && !s->client_gone &&
@@ -375,6 +376,27 @@ on_stdout(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+/* --passstderr: stderr lines go to the client, as JSON, not to the log. */
+static size_t
+pass_stderr(struct child *c, bool eof)
+{
+	struct session	*s = c->s;
+	size_t		 left = c->errlen;
+	bool		 was_empty;
+
+	session_lock(s);
+	was_empty = evbuffer_get_length(s->to_client) == 0;
+	session_queue_lines(s, "stderr", c->errbuf, &left,
+	    sizeof c->errbuf - 1, eof);
+	was_empty = was_empty && evbuffer_get_length(s->to_client) > 0;
+	session_unlock(s);
+	if (was_empty)
+		session_wake_net(s);
+	/* Consumed lines moved out; what stays is a partial line. */
+	c->errlen = left;
+	return 0;
+}
+
 /* Each stderr line goes to the log, tagged with its session. */
 static void
 on_stderr(evutil_socket_t fd, short what, void *arg)
@@ -390,6 +412,8 @@ on_stderr(evutil_socket_t fd, short what, void *arg)
 		return;
 	eof = n <= 0;
 	c->errlen += n > 0 ? (size_t)n : 0;
+	if (c->srv->cfg->passstderr && c->s != NULL)
+		off = pass_stderr(c, eof);
 	while (framing_next_line(c->errbuf + off, c->errlen - off,
 	    sizeof c->errbuf - 1, eof, &msglen, &used)) {
 		log_error("session=%llu stderr: %.*s",

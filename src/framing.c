@@ -1,3 +1,4 @@
+#include <stdio.h>
 #include <string.h>
 
 #include "framing.h"
@@ -120,4 +121,53 @@ framing_get_record(const unsigned char *hdr, int *opcode, uint32_t *len)
 	*opcode = hdr[0];
 	*len = (uint32_t)hdr[1] << 24 | (uint32_t)hdr[2] << 16 |
 	    (uint32_t)hdr[3] << 8 | hdr[4];
+}
+
+/*
+ * {"stream":"NAME","data":"..."} for --passstderr. Bytes that are not
+ * UTF-8 are escaped as \u00XX, the byte's value, so nothing is dropped.
+ * Returns the length written; out needs 6 * len + 40 + strlen(stream).
+ */
+size_t
+framing_json_line(char *out, const char *stream, const char *data, size_t len)
+{
+	static const char	 hex[] = "0123456789abcdef";
+	const unsigned char	*p = (const unsigned char *)data;
+	struct utf8_check	 u;
+	size_t			 o, i, n;
+	unsigned char		 c;
+
+	o = (size_t)sprintf(out, "{\"stream\":\"%s\",\"data\":\"", stream);
+	for (i = 0; i < len; i++) {
+		c = p[i];
+		if (c >= 0x80) {
+			/* Copy a whole valid sequence, or escape this byte. */
+			n = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : 2;
+			utf8_check_init(&u);
+			if (i + n <= len && utf8_check_feed(&u, p + i, n) &&
+			    utf8_check_done(&u)) {
+				memcpy(out + o, p + i, n);
+				o += n;
+				i += n - 1;
+				continue;
+			}
+		}
+		if (c == '"' || c == '\\') {
+			out[o++] = '\\';
+			out[o++] = (char)c;
+		} else if (c == '\n') {
+			out[o++] = '\\';
+			out[o++] = 'n';
+		} else if (c == '\t') {
+			out[o++] = '\\';
+			out[o++] = 't';
+		} else if (c < 0x20 || c >= 0x7f) {
+			o += (size_t)sprintf(out + o, "\\u00%c%c", hex[c >> 4],
+			    hex[c & 15]);
+		} else
+			out[o++] = (char)c;
+	}
+	out[o++] = '"';
+	out[o++] = '}';
+	return o;
 }

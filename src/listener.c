@@ -31,6 +31,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "origin.h"
+#include "resolve.h"
 #include "server.h"
 #include "session.h"
 
@@ -52,6 +53,13 @@ struct pending {
 	struct server		*srv;
 	int			 fd;
 	bool			 redirect;	/* came in on --redirport */
+	/* --reverselookup: what the upgrade needs while the lookup runs. */
+	bool			 resolving;
+	bool			 cancelled;	/* freed while resolving */
+	struct http_request	 req;
+	char			*script;
+	size_t			 prefix;
+	char			 remote_host[256];
 	struct event		*ev;
 	time_t			 deadline;
 	struct sockaddr_storage	 peer;
@@ -117,10 +125,23 @@ pending_free(struct pending *p, bool close_fd)
 {
 	struct listeners	*ls = p->srv->listeners;
 
+	if (p->cancelled) {
+		/* Already off the list; the lookup's answer frees it. */
+		free(p->script);
+		http_request_free(&p->req);
+		free(p);
+		return;
+	}
 	TAILQ_REMOVE(&ls->pending, p, entry);
 	event_free(p->ev);
 	if (close_fd)
 		close(p->fd);
+	if (p->resolving) {
+		p->cancelled = true;
+		return;
+	}
+	free(p->script);
+	http_request_free(&p->req);
 	free(p);
 }
 
@@ -201,7 +222,7 @@ session_from_request(struct server *srv, struct pending *p,
 	memset(&f, 0, sizeof f);
 	f.req = req;
 	f.remote_addr = rip;
-	f.remote_host = rip;
+	f.remote_host = p->remote_host[0] != '\0' ? p->remote_host : rip;
 	f.remote_port = rport;
 	f.server_addr = lip;
 	f.server_port = lport;
@@ -235,6 +256,9 @@ session_from_request(struct server *srv, struct pending *p,
 	return s;
 }
 
+static void	 pending_hand_over(struct pending *,
+		     const struct http_request *, const char *, size_t);
+
 static void
 pending_hand_over(struct pending *p, const struct http_request *req,
     const char *script, size_t prefix)
@@ -255,6 +279,60 @@ pending_hand_over(struct pending *p, const struct http_request *req,
 	log_debug("session=%llu remote=%s path=%s handed to lws",
 	    (unsigned long long)s->id, s->remote, s->target);
 	session_wake_net(s);
+}
+
+static void
+on_resolved(void *arg, const char *host)
+{
+	struct pending	*p = arg;
+
+	p->resolving = false;
+	if (p->cancelled) {
+		pending_free(p, false);
+		return;
+	}
+	if (host != NULL)
+		snprintf(p->remote_host, sizeof p->remote_host, "%s", host);
+	pending_hand_over(p, &p->req, p->script, p->prefix);
+}
+
+/*
+ * --reverselookup: the upgrade waits for REMOTE_HOST on a resolver thread;
+ * the loop goes on serving everyone else meanwhile.
+ */
+static void
+lookup_then_hand_over(struct pending *p, struct http_request *req,
+    const char *script, size_t prefix)
+{
+	event_del(p->ev);
+	p->req = *req;		/* the request moves into the pending */
+	memset(req, 0, sizeof *req);
+	p->prefix = prefix;
+	if ((script != NULL && (p->script = strdup(script)) == NULL) ||
+	    resolve_lookup(p->srv, &p->peer, on_resolved, p) != 0) {
+		pending_hand_over(p, &p->req, script, prefix);
+		return;
+	}
+	p->resolving = true;
+}
+
+/*
+ * lws 4.1 drops, without a word, an upgrade whose Sec-WebSocket-Protocol
+ * names nothing it serves; we say why instead.
+ */
+static bool
+subprotocol_ok(const struct config *cfg, const struct http_request *req)
+{
+	size_t	 i;
+
+	if (http_header(req, "Sec-WebSocket-Protocol") == NULL)
+		return true;
+	for (i = 0; i < cfg->nprotocols; i++) {
+		if (http_header_has_token(req, "Sec-WebSocket-Protocol",
+		    cfg->protocols[i]))
+			return true;
+	}
+	return false;
 }
 
 /*
@@ -283,6 +361,11 @@ check_upgrade(struct pending *p, const struct http_request *req,
 		*why = "origin not allowed\n";
 		return 403;
 	}
+	if (!subprotocol_ok(cfg, req)) {
+		*why = "none of the offered subprotocols is served here "
+		    "(see --protocol)\n";
+		return 400;
+	}
 	if (cfg->maxforks > 0 && p->srv->forks >= cfg->maxforks) {
 		*why = "too many processes\n";
 		return 429;
@@ -310,8 +393,7 @@ find_script(struct pending *p, const struct http_request *req,
 }
 
 static void
-route_request(struct pending *p, const struct http_request *req,
-    size_t headlen)
+route_request(struct pending *p, struct http_request *req, size_t headlen)
 {
 	struct server	*srv = p->srv;
 	const char	*why;
@@ -336,6 +418,11 @@ route_request(struct pending *p, const struct http_request *req,
 		log_access("refused remote=%s path=%s status=%d",
 		    "-", req->target, code);
 		reply_error(p, headlen, code, why);
+		return;
+	}
+	if (srv->cfg->reverselookup && p->peer.ss_family != AF_UNIX) {
+		lookup_then_hand_over(p, req, srv->cfg->dir != NULL ? script :
+		    NULL, prefix);
 		return;
 	}
 	pending_hand_over(p, req, srv->cfg->dir != NULL ? script : NULL,

@@ -103,7 +103,8 @@ on_stdin(evutil_socket_t fd, short what, void *arg)
 		session_queue_record(s, RECORD_BINARY, l->out, (size_t)n);
 	else if (!cfg->binary) {
 		l->len += n > 0 ? (size_t)n : 0;
-		session_queue_lines(s, l->buf, &l->len, cfg->max_message, l->eof);
+		session_queue_lines(s, NULL, l->buf, &l->len, cfg->max_message,
+		    l->eof);
 	}
 	if (l->eof) {
 		/* All of it is queued: the close (or half-close) follows it. */

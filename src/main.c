@@ -26,6 +26,7 @@
 #include "local.h"
 #include "log.h"
 #include "net.h"
+#include "resolve.h"
 #include "server.h"
 #include "session.h"
 
@@ -424,10 +425,12 @@ main(int argc, char **argv)
 	if (server_init(&srv, &cfg) != 0 || setup_signals(&srv) != 0 ||
 	    (cfg.connect_url == NULL && (listeners_open(&srv) != 0 ||
 	    drop_privileges(&id) != 0)) ||
+	    (cfg.reverselookup && resolve_start(&srv) != 0) ||
 	    (cfg.connect_url != NULL && (client = client_session(&srv)) == NULL) ||
 	    net_start(&srv, client) != 0) {
 		/* Each step said what failed; undo the ones that worked. */
 		listeners_close(&srv);
+		resolve_stop(&srv);
 		server_teardown(&srv);
 		config_free(&cfg);
 		return 1;
@@ -437,6 +440,7 @@ main(int argc, char **argv)
 	if (event_base_dispatch(srv.base) == -1)
 		log_error("libevent loop failed");
 	listeners_close(&srv);
+	resolve_stop(&srv);
 	net_stop(&srv);
 	server_teardown(&srv);
 	config_free(&cfg);

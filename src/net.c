@@ -32,6 +32,8 @@ struct net {
 	pthread_t		 thread;
 	atomic_bool		 stop;
 	lws_retry_bo_t		 idle_policy;
+	/* The default, then one per --protocol, then the terminator. */
+	struct lws_protocols	 protocols[CONFIG_MAX_PROTOCOLS + 2];
 	unsigned char		 sendbuf[LWS_PRE + SEND_CHUNK];
 };
 
@@ -524,10 +526,15 @@ net_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 	return 0;
 }
 
-static const struct lws_protocols protocols[] = {
-	{ "wsbridge", net_callback, 0, RX_BUFFER, 0, NULL, 0 },
-	{ NULL, NULL, 0, 0, 0, NULL, 0 },
+/* Offered only with --deflate: it costs zlib state in every session. */
+static const struct lws_extension deflate_ext[] = {
+	{ "permessage-deflate", lws_extension_callback_pm_deflate,
+	    "permessage-deflate; client_no_context_takeover; "
+	    "client_max_window_bits" },
+	{ NULL, NULL, NULL },
 };
+
+#define PROTOCOL_DEFAULT	"wsbridge"
 
 static void
 lws_log_emit(int level, const char *line)
@@ -560,6 +567,29 @@ net_wake(void *arg)
 	struct net	*n = arg;
 
 	lws_cancel_service(n->ctx);
+}
+
+/*
+ * A client that asks for no subprotocol gets the default; one that lists
+ * --protocol names gets the first it listed that we accept. A client gets
+ * only the default: its --protocol names are offers, sent as they are.
+ */
+static void
+set_protocols(struct net *n, const struct config *cfg)
+{
+	size_t	 i, k = 0;
+
+	memset(n->protocols, 0, sizeof n->protocols);
+	n->protocols[k].name = PROTOCOL_DEFAULT;
+	n->protocols[k].callback = net_callback;
+	n->protocols[k++].rx_buffer_size = RX_BUFFER;
+	for (i = 0; cfg->connect_url == NULL && i < cfg->nprotocols; i++) {
+		n->protocols[k].name = cfg->protocols[i];
+		n->protocols[k].callback = net_callback;
+		n->protocols[k].rx_buffer_size = RX_BUFFER;
+		n->protocols[k].id = (unsigned)k;
+		k++;
+	}
 }
 
 /* Client mode: dial the URL for the one session there is. */
@@ -595,7 +625,7 @@ net_connect(struct net *n, struct session *s)
 	i.host = host;
 	/* Not i.origin: lws 4.1 would prefix it with "http://". */
 	i.protocol = cfg->nprotocols > 0 ? protos : NULL;
-	i.local_protocol_name = protocols[0].name;
+	i.local_protocol_name = PROTOCOL_DEFAULT;
 	i.ietf_version_or_minus_one = -1;
 	i.opaque_user_data = s;
 	i.pwsi = &s->wsi;
@@ -655,8 +685,11 @@ net_start(struct server *srv, struct session *client)
 		free(n);
 		return -1;
 	}
-	info.protocols = protocols;
+	set_protocols(n, srv->cfg);
+	info.protocols = n->protocols;
 	info.vhost_name = "wsbridge";
+	if (srv->cfg->deflate)
+		info.extensions = deflate_ext;
 	if (srv->cfg->ping_ms > 0) {
 		/* lws 4.1 counts in whole seconds: round up, never to 0. */
 		n->idle_policy.secs_since_valid_ping =

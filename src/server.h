@@ -21,6 +21,7 @@ struct children;
 struct local;
 struct session;
 struct httpd;
+struct resolver;
 
 struct server {
 	const struct config	*cfg;
@@ -40,6 +41,7 @@ struct server {
 	void			(*service)(struct server *, struct session *);
 	struct local		*local;
 	struct httpd		*httpd;		/* plain HTTP being answered */
+	struct resolver		*resolver;	/* --reverselookup */
 	unsigned		 forks;		/* children, for --maxforks */
 	bool			 local_epipe;	/* our stdout's reader left */
 

@@ -373,22 +373,44 @@ session_queue_record(struct session *s, int opcode, const char *data,
 	s->bytes_out += len;
 }
 
+/* One line as one message: text if it is UTF-8, else binary. */
+static void
+queue_line(struct session *s, const char *json_stream, const char *line,
+    size_t len)
+{
+	char	*json;
+
+	if (json_stream == NULL) {
+		session_queue_record(s, utf8_valid(line, len) ? RECORD_TEXT :
+		    RECORD_BINARY, line, len);
+		return;
+	}
+	if ((json = malloc(6 * len + 64)) == NULL) {
+		log_error("session=%llu out of memory for a JSON line",
+		    (unsigned long long)s->id);
+		return;
+	}
+	session_queue_record(s, RECORD_TEXT, json,
+	    framing_json_line(json, json_stream, line, len));
+	free(json);
+}
+
 /*
  * Line mode: every complete line in buf becomes a message (binary if it is
- * not UTF-8, so no byte is lost); eof flushes the rest. What is left of a
- * line moves to the front of buf. The caller holds the session lock.
+ * not UTF-8, so no byte is lost; a JSON line naming its stream with
+ * --passstderr); eof flushes the rest. What is left of a line moves to the
+ * front of buf. The caller holds the session lock.
  */
 void
-session_queue_lines(struct session *s, char *buf, size_t *len, size_t max,
-    bool eof)
+session_queue_lines(struct session *s, const char *json_stream, char *buf,
+    size_t *len, size_t max, bool eof)
 {
 	size_t	 off = 0, msglen, used;
 
 	while (framing_next_line(buf + off, *len - off, max, eof, &msglen,
 	    &used)) {
 		if (!s->client_gone)
-			session_queue_record(s, utf8_valid(buf + off, msglen) ?
-			    RECORD_TEXT : RECORD_BINARY, buf + off, msglen);
+			queue_line(s, json_stream, buf + off, msglen);
 		off += used;
 	}
 	memmove(buf, buf + off, *len - off);

@@ -141,7 +141,7 @@ void		 session_set_close(struct session *, enum closed_by, uint16_t,
 const char	*session_closed_by_name(enum closed_by);
 void		 session_queue_record(struct session *, int, const char *,
 		     size_t);
-void		 session_queue_lines(struct session *, char *, size_t *, size_t,
-		     bool);
+void		 session_queue_lines(struct session *, const char *, char *,
+		     size_t *, size_t, bool);
 
 #endif
