@@ -32,6 +32,7 @@
 #include "metrics.h"
 #include "origin.h"
 #include "resolve.h"
+#include "tls.h"
 #include "server.h"
 #include "session.h"
 
@@ -63,6 +64,7 @@ struct pending {
 	struct event		*ev;
 	time_t			 deadline;
 	struct sockaddr_storage	 peer;
+	struct sockaddr_storage	 local;		/* where it came in */
 	TAILQ_ENTRY(pending)	 entry;
 };
 
@@ -195,8 +197,6 @@ session_from_request(struct server *srv, struct pending *p,
 {
 	struct session		*s;
 	struct env_facts	 f;
-	struct sockaddr_storage	 local;
-	socklen_t		 llen = sizeof local;
 	char			 rip[INET6_ADDRSTRLEN], lip[INET6_ADDRSTRLEN];
 	char			 fwd[INET6_ADDRSTRLEN];
 	char			 path[4096], name[4096];
@@ -214,9 +214,7 @@ session_from_request(struct server *srv, struct pending *p,
 		snprintf(s->remote, sizeof s->remote, "unix-socket");
 	else
 		format_endpoint(rip, rport, s->remote, sizeof s->remote);
-	if (getsockname(p->fd, (struct sockaddr *)&local, &llen) == -1)
-		memset(&local, 0, sizeof local);
-	addr_to_text(&local, lip, sizeof lip, &lport);
+	addr_to_text(&p->local, lip, sizeof lip, &lport);
 	snprintf(uid, sizeof uid, "%016llx%016llx",
 	    (unsigned long long)srv->boot_id, (unsigned long long)s->id);
 	memset(&f, 0, sizeof f);
@@ -467,15 +465,11 @@ on_pending_read(evutil_socket_t fd, short what, void *arg)
 
 static void
 pending_start(struct server *srv, int fd, const struct sockaddr_storage *ss,
-    bool redirect)
+    const struct sockaddr_storage *local, bool redirect)
 {
 	struct pending	*p;
 	struct timeval	 tv = { HEAD_TIMEOUT, 0 };
-	int		 one = 1;
 
-	if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) == -1 &&
-	    ss->ss_family != AF_UNIX)
-		log_debug("TCP_NODELAY: %s", strerror(errno));
 	if ((p = calloc(1, sizeof *p)) == NULL) {
 		log_error("out of memory for a connection");
 		close(fd);
@@ -485,6 +479,7 @@ pending_start(struct server *srv, int fd, const struct sockaddr_storage *ss,
 	p->fd = fd;
 	p->redirect = redirect;
 	p->peer = *ss;
+	p->local = *local;
 	p->deadline = now_sec() + HEAD_TIMEOUT;
 	/* Edge-triggered: a peek leaves data behind, so wait for new bytes. */
 	p->ev = event_new(srv->base, fd, EV_READ | EV_PERSIST | EV_ET,
@@ -498,6 +493,26 @@ pending_start(struct server *srv, int fd, const struct sockaddr_storage *ss,
 		return;
 	}
 	TAILQ_INSERT_TAIL(&srv->listeners->pending, p, entry);
+}
+
+/* A new connection: TLS first if --ssl, then its request head. */
+static void
+accepted(struct listener *l, int fd, const struct sockaddr_storage *ss)
+{
+	struct sockaddr_storage	 local;
+	socklen_t		 len = sizeof local;
+	int			 one = 1;
+
+	if (getsockname(fd, (struct sockaddr *)&local, &len) == -1)
+		memset(&local, 0, sizeof local);
+	/* Small messages must not wait for Nagle. */
+	if (ss->ss_family != AF_UNIX && setsockopt(fd, IPPROTO_TCP,
+	    TCP_NODELAY, &one, sizeof one) == -1)
+		log_debug("TCP_NODELAY: %s", strerror(errno));
+	if (l->srv->tls != NULL && !l->redirect &&
+	    (fd = tls_accept(l->srv, fd, ss)) == -1)
+		return;
+	pending_start(l->srv, fd, ss, &local, l->redirect);
 }
 
 static void
@@ -526,7 +541,7 @@ on_accept(evutil_socket_t fd, short what, void *arg)
 		cfd = accept4(fd, (struct sockaddr *)&ss, &len,
 		    SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (cfd >= 0) {
-			pending_start(l->srv, cfd, &ss, l->redirect);
+			accepted(l, cfd, &ss);
 			continue;
 		}
 		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||

@@ -27,6 +27,7 @@
 #include "log.h"
 #include "net.h"
 #include "resolve.h"
+#include "tls.h"
 #include "server.h"
 #include "session.h"
 
@@ -422,7 +423,14 @@ main(int argc, char **argv)
 		return 2;
 	}
 	client = NULL;
-	if (server_init(&srv, &cfg) != 0 || setup_signals(&srv) != 0 ||
+	if (server_init(&srv, &cfg) != 0)
+		return 1;
+	if (cfg.ssl && tls_start(&srv) != 0) {
+		server_teardown(&srv);
+		config_free(&cfg);
+		return 2;
+	}
+	if (setup_signals(&srv) != 0 ||
 	    (cfg.connect_url == NULL && (listeners_open(&srv) != 0 ||
 	    drop_privileges(&id) != 0)) ||
 	    (cfg.reverselookup && resolve_start(&srv) != 0) ||
@@ -431,6 +439,7 @@ main(int argc, char **argv)
 		/* Each step said what failed; undo the ones that worked. */
 		listeners_close(&srv);
 		resolve_stop(&srv);
+		tls_stop(&srv);
 		server_teardown(&srv);
 		config_free(&cfg);
 		return 1;
@@ -442,6 +451,7 @@ main(int argc, char **argv)
 	listeners_close(&srv);
 	resolve_stop(&srv);
 	net_stop(&srv);
+	tls_stop(&srv);
 	server_teardown(&srv);
 	config_free(&cfg);
 	if (cfg.connect_url != NULL)

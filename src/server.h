@@ -22,6 +22,7 @@ struct local;
 struct session;
 struct httpd;
 struct resolver;
+struct tls;
 
 struct server {
 	const struct config	*cfg;
@@ -42,6 +43,7 @@ struct server {
 	struct local		*local;
 	struct httpd		*httpd;		/* plain HTTP being answered */
 	struct resolver		*resolver;	/* --reverselookup */
+	struct tls		*tls;		/* --ssl */
 	unsigned		 forks;		/* children, for --maxforks */
 	bool			 local_epipe;	/* our stdout's reader left */
 
