@@ -51,7 +51,7 @@ struct child {
 	struct event		*in_ev, *out_ev, *err_ev, *kill_ev;
 	char			*outbuf;	/* line mode: partial line */
 	size_t			 outlen, outcap;
-	char			 errbuf[ERRLINE_MAX];
+	char			*errbuf;	/* ERRLINE_MAX, once used */
 	size_t			 errlen;
 	bool			 reaped;
 	bool			 hup_sent;
@@ -102,6 +102,7 @@ children_free(struct children *ch)
 		close_fd(&c->out_fd);
 		close_fd(&c->err_fd);
 		free(c->outbuf);
+		free(c->errbuf);
 		free(c);
 	}
 	free(ch);
@@ -387,7 +388,7 @@ pass_stderr(struct child *c, bool eof)
 	session_lock(s);
 	was_empty = evbuffer_get_length(s->to_client) == 0;
 	session_queue_lines(s, "stderr", c->errbuf, &left,
-	    sizeof c->errbuf - 1, eof);
+	    ERRLINE_MAX - 1, eof);
 	was_empty = was_empty && evbuffer_get_length(s->to_client) > 0;
 	session_unlock(s);
 	if (was_empty)
@@ -407,7 +408,13 @@ on_stderr(evutil_socket_t fd, short what, void *arg)
 	bool		 eof;
 
 	(void)what;
-	n = read(fd, c->errbuf + c->errlen, sizeof c->errbuf - c->errlen);
+	/* Most children never write to stderr: no buffer until one does. */
+	if (c->errbuf == NULL && (c->errbuf = malloc(ERRLINE_MAX)) == NULL) {
+		log_error("session=%llu out of memory for stderr",
+		    (unsigned long long)c->session_id);
+		return;
+	}
+	n = read(fd, c->errbuf + c->errlen, ERRLINE_MAX - c->errlen);
 	if (n == -1 && (errno == EAGAIN || errno == EINTR))
 		return;
 	eof = n <= 0;
@@ -415,7 +422,7 @@ on_stderr(evutil_socket_t fd, short what, void *arg)
 	if (c->srv->cfg->passstderr && c->s != NULL)
 		off = pass_stderr(c, eof);
 	while (framing_next_line(c->errbuf + off, c->errlen - off,
-	    sizeof c->errbuf - 1, eof, &msglen, &used)) {
+	    ERRLINE_MAX - 1, eof, &msglen, &used)) {
 		log_error("session=%llu stderr: %.*s",
 		    (unsigned long long)c->session_id, (int)msglen,
 		    c->errbuf + off);
@@ -430,40 +437,66 @@ on_stderr(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+enum flush_result {
+	FLUSH_IDLE,	/* everything ready was written */
+	FLUSH_BLOCKED,	/* the pipe is full: wait for it */
+	FLUSH_BROKEN,	/* the child closed its stdin */
+};
+
+/*
+ * Writes what is ready for stdin at once; only a full pipe makes us wait
+ * for EV_WRITE, so the common case costs one writev and no epoll_ctl.
+ */
+static enum flush_result
+stdin_flush(struct child *c, struct session *s)
+{
+	size_t		 limit = c->srv->cfg->queue_limit;
+	bool		 wake_net = false;
+	int		 n, error = 0;
+	enum flush_result r;
+
+	session_lock(s);
+	n = evbuffer_write_atmost(s->to_child, c->in_fd,
+	    (ev_ssize_t)s->to_child_ready);
+	if (n > 0) {
+		s->to_child_ready -= (size_t)n;
+		wake_net = s->rx_paused && s->to_child_ready < limit / 2;
+	} else if (n == -1 && errno != EAGAIN && errno != EINTR)
+		error = errno;
+	r = error != 0 ? FLUSH_BROKEN : s->to_child_ready == 0 ? FLUSH_IDLE :
+	    FLUSH_BLOCKED;
+	session_unlock(s);
+	if (wake_net)
+		session_wake_net(s);
+	if (r == FLUSH_BROKEN)
+		log_debug("session=%llu write stdin: %s",
+		    (unsigned long long)c->session_id, strerror(error));
+	return r;
+}
+
 static void
 on_stdin_writable(evutil_socket_t fd, short what, void *arg)
 {
 	struct child	*c = arg;
 	struct session	*s = c->s;
-	size_t		 limit = c->srv->cfg->queue_limit;
-	bool		 wake_net = false, idle = false, broken = false;
-	int		 n;
 
+	(void)fd;
 	(void)what;
 	if (s == NULL) {
 		child_close_stdin(c, true);
 		return;
 	}
-	session_lock(s);
-	n = evbuffer_write_atmost(s->to_child, fd, (ev_ssize_t)s->to_child_ready);
-	if (n > 0) {
-		s->to_child_ready -= (size_t)n;
-		if (s->rx_paused && s->to_child_ready < limit / 2)
-			wake_net = true;
-	} else if (n == -1 && errno != EAGAIN && errno != EINTR)
-		broken = true;
-	idle = s->to_child_ready == 0;
-	session_unlock(s);
-	if (wake_net)
-		session_wake_net(s);
-	if (broken) {
+	switch (stdin_flush(c, s)) {
+	case FLUSH_BROKEN:
 		/* EPIPE: the child closed its stdin; input has nowhere to go. */
-		log_debug("session=%llu write stdin: %s",
-		    (unsigned long long)c->session_id, strerror(errno));
 		child_close_stdin(c, false);
-	} else if (idle) {
+		break;
+	case FLUSH_IDLE:
 		event_del(c->in_ev);
 		child_service(c->srv, s);
+		break;
+	case FLUSH_BLOCKED:
+		break;
 	}
 }
 
@@ -485,7 +518,8 @@ child_check_done(struct child *c)
 	session_lock(s);
 	s->exited = true;
 	s->wstatus = c->wstatus;
-	if (!s->client_gone)
+	/* A stopping server's 1001 wins over an exit its EOF provoked. */
+	if (!s->client_gone && !s->shutdown)
 		session_set_close(s, CLOSED_CHILD,
 		    status_close_code(c->wstatus), reason);
 	s->output_done = true;
@@ -522,6 +556,7 @@ child_maybe_free(struct child *c)
 	event_free(c->kill_ev);
 	close_fd(&c->in_fd);
 	free(c->outbuf);
+	free(c->errbuf);
 	free(c);
 }
 
@@ -780,12 +815,22 @@ child_service(struct server *srv, struct session *s)
 		c->hup_sent = true;
 		signal_group(c, SIGHUP);
 	}
-	if (c->in_fd >= 0) {
-		if (has_input)
+	if (c->in_fd >= 0 && has_input && !event_pending(c->in_ev, EV_WRITE,
+	    NULL)) {
+		switch (stdin_flush(c, s)) {
+		case FLUSH_BROKEN:
+			child_close_stdin(c, false);
+			break;
+		case FLUSH_BLOCKED:
 			event_add(c->in_ev, NULL);
-		else if (eof)
-			child_close_stdin(c, gone);
+			break;
+		case FLUSH_IDLE:
+			has_input = false;
+			break;
+		}
 	}
+	if (c->in_fd >= 0 && !has_input && eof)
+		child_close_stdin(c, gone);
 	/*
 	 * Queued input still goes in, but a child that will not read it must
 	 * not outlive its client: the grace starts when the client leaves.

@@ -84,7 +84,9 @@ const char config_usage[] =
 "  --sslkey=FILE          its private key (PEM)\n"
 "  --insecure             do not verify the server's certificate\n"
 "  --connect-timeout=SECS give up connecting after SECS (default 10)\n"
-"  (--binary, --pingms and --maxframesize apply to client mode too)\n"
+"  (--binary, --pingms, --maxframesize, --queuesize, --closems and\n"
+"  --loglevel apply to client mode too; a client logs errors only unless\n"
+"  --loglevel says otherwise)\n"
 "\n"
 "  --help                 show this help and exit\n"
 "  --version              show the version and exit\n"
@@ -359,6 +361,7 @@ apply_flag(struct config *c, const struct flag *f, const char *v, char *err,
 		c->binary = b;
 		break;
 	case F_PASSENV:
+		c->passenv_given = true;
 		return set_passenv(c, v, err, errlen);
 	case F_CLOSEMS:
 		if (parse_number(v, 3600000, &n) != 0)
@@ -511,6 +514,7 @@ apply_flag(struct config *c, const struct flag *f, const char *v, char *err,
 			return fail(err, errlen, "--connect-timeout: '%s' is "
 			    "not a number of seconds (1-3600)", v);
 		c->connect_timeout = (unsigned)n;
+		c->connect_timeout_given = true;
 		break;
 	case F_METRICS:
 		if (*v != '/' || strchr(v, '?') != NULL || strchr(v, ' '))
@@ -566,9 +570,9 @@ check_server_flags(struct config *c, char **command, char *err, size_t errlen)
 	if (c->passstderr && c->binary)
 		return fail(err, errlen, "--passstderr sends JSON lines: it "
 		    "cannot be combined with --binary");
-	if (c->insecure)
-		return fail(err, errlen, "--insecure is a client option: use "
-		    "it with --connect");
+	if (c->insecure || c->connect_timeout_given)
+		return fail(err, errlen, "--insecure and --connect-timeout are "
+		    "client options: use them with --connect");
 	if (c->ssl && (c->sslcert == NULL || c->sslkey == NULL))
 		return fail(err, errlen, "--ssl needs --sslcert and --sslkey");
 	if (!c->ssl && (c->sslcert != NULL || c->sslkey != NULL ||
@@ -591,6 +595,9 @@ check_server_flags(struct config *c, char **command, char *err, size_t errlen)
 static int
 check_client_flags(struct config *c, char *err, size_t errlen)
 {
+	if (c->passenv_given)
+		return fail(err, errlen, "--passenv is a server option: a "
+		    "client's command runs with wsbridge's own environment");
 	if (c->naddresses > 0 || c->port_given || c->unixsocket != NULL ||
 	    c->uid != NULL || c->gid != NULL || c->proxies[0] != NULL ||
 	    c->metrics_path != NULL)

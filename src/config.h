@@ -84,6 +84,8 @@ struct config {
 	const char		*sslcert;
 	const char		*sslkey;
 	unsigned		 connect_timeout;	/* seconds */
+	bool			 connect_timeout_given;
+	bool			 passenv_given;
 	char *const		*command;	/* argv of the child, NULL-ended */
 	char			*command_path;	/* command[0] found in PATH */
 };

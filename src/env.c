@@ -98,7 +98,11 @@ add_request_facts(struct env_list *e, const struct env_facts *f)
 	    "websocketd-CGI/0.1");
 	env_add(e, "REMOTE_ADDR", f->remote_addr);
 	env_add(e, "REMOTE_HOST", f->remote_host);
-	snprintf(buf, sizeof buf, "%d", f->remote_port);
+	/* -1: behind a trusted proxy, the client's port is unknown. */
+	if (f->remote_port >= 0)
+		snprintf(buf, sizeof buf, "%d", f->remote_port);
+	else
+		buf[0] = '\0';
 	env_add(e, "REMOTE_PORT", buf);
 	env_add(e, "REQUEST_METHOD", req->method);
 	env_add(e, "REQUEST_URI", req->target);

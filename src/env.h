@@ -10,7 +10,7 @@ struct env_facts {
 	const struct http_request	*req;
 	const char			*remote_addr;
 	const char			*remote_host;
-	int				 remote_port;
+	int				 remote_port;	/* -1: unknown */
 	const char			*server_addr;	/* the listening address */
 	int				 server_port;
 	const char			*unique_id;

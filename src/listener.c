@@ -183,6 +183,13 @@ forwarded_for(const struct server *srv, const char *peer,
 	while (*last == ' ' || *last == '\t')
 		last++;
 	n = strcspn(last, " \t");
+	/* Some proxies write IP:port or [IPv6]:port: keep the address. */
+	if (n > 0 && *last == '[') {
+		last++;
+		n = strcspn(last, "]");
+	} else if (memchr(last, ':', n) != NULL &&
+	    memchr(last, ':', n) == memrchr(last, ':', n))
+		n = (size_t)((const char *)memchr(last, ':', n) - last);
 	if (n == 0 || n >= outlen)
 		return false;
 	memcpy(out, last, n);
@@ -208,10 +215,15 @@ session_from_request(struct server *srv, struct pending *p,
 		return NULL;
 	s->id = ++srv->next_session_id;
 	addr_to_text(&p->peer, rip, sizeof rip, &rport);
-	if (forwarded_for(srv, rip, req, fwd, sizeof fwd))
+	if (forwarded_for(srv, rip, req, fwd, sizeof fwd)) {
+		/* The client's own port is not known behind a proxy. */
 		memcpy(rip, fwd, sizeof rip);
+		rport = -1;
+	}
 	if (p->peer.ss_family == AF_UNIX)
 		snprintf(s->remote, sizeof s->remote, "unix-socket");
+	else if (rport == -1)
+		snprintf(s->remote, sizeof s->remote, "%s", rip);
 	else
 		format_endpoint(rip, rport, s->remote, sizeof s->remote);
 	addr_to_text(&p->local, lip, sizeof lip, &lport);

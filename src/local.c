@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -225,15 +226,21 @@ local_service(struct server *srv, struct session *s)
 	}
 	l = local_get(srv);
 	if (l != NULL && local_write(srv, l, s) != 0) {
-		if (errno == EPIPE) {
-			/* Whoever read our output has gone, as with `| head`. */
+		/*
+		 * Our output has nowhere to go: end the session. EPIPE is the
+		 * quiet case (`| head`); anything else (a full disk) is said.
+		 */
+		if (errno == EPIPE)
 			srv->local_epipe = true;
-			session_lock(s);
-			s->shutdown = true;
-			session_unlock(s);
-			session_wake_net(s);
-		} else
-			log_error("write stdout: %s", strerror(errno));
+		else {
+			fprintf(stderr, "wsbridge: write stdout: %s\n",
+			    strerror(errno));
+			srv->local_failed = true;
+		}
+		session_lock(s);
+		s->shutdown = true;
+		session_unlock(s);
+		session_wake_net(s);
 		l->eof = true;
 		event_del(l->in_ev);
 	}

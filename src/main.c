@@ -113,9 +113,11 @@ on_deadline(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	log_error("stop deadline reached: killing %u remaining children",
-	    children_count(srv->children));
-	children_kill_all(srv);
+	if (children_count(srv->children) > 0) {
+		log_error("stop deadline reached: killing %u remaining "
+		    "children", children_count(srv->children));
+		children_kill_all(srv);
+	}
 	event_base_loopexit(srv->base, &grace);
 }
 

@@ -23,7 +23,11 @@
 #include "session.h"
 
 #define SEND_CHUNK	65536	/* largest frame written in one go */
-#define RX_BUFFER	16384	/* per-connection receive buffer */
+/*
+ * lws allocates this per connection: small keeps idle sessions light;
+ * larger messages simply arrive in more pieces.
+ */
+#define RX_BUFFER	4096
 
 struct net {
 	struct server		*srv;
@@ -194,9 +198,10 @@ net_writable(struct net *n, struct session *s, struct lws *wsi)
 
 	session_lock(s);
 	if (s->shutdown) {
-		session_set_close(s, CLOSED_SERVER, 1001, client ?
+		session_set_final_close(s, CLOSED_SERVER, 1001, client ?
 		    "going away" : "server shutting down");
 		close_now = true;
+		code = 1001;
 	} else {
 		if (!s->out_active &&
 		    evbuffer_get_length(s->to_client) >= RECORD_HDR) {
@@ -229,10 +234,12 @@ net_writable(struct net *n, struct session *s, struct lws *wsi)
 		} else if (s->output_done)
 			close_now = true;
 	}
-	if (close_now) {
+	if (close_now && code == 0) {
 		code = s->close_code != 0 ? s->close_code : 1000;
 		memcpy(reason, s->close_reason, sizeof reason);
-	}
+	} else if (close_now)
+		snprintf(reason, sizeof reason, "%s", client ? "going away" :
+		    "server shutting down");
 	session_unlock(s);
 	if (wake_main)
 		session_wake_main(s);
@@ -296,10 +303,7 @@ net_peer_close(struct session *s, struct lws *wsi, const unsigned char *in,
 	}
 	reason[rlen] = '\0';
 	session_lock(s);
-	/* After a half-close the remote's close, not our EOF, is the end. */
-	if (s->eof_sent)
-		s->closed_by = CLOSED_NOT_YET;
-	session_set_close(s, CLOSED_CLIENT, code, reason);
+	session_set_final_close(s, CLOSED_CLIENT, code, reason);
 	session_unlock(s);
 	return 0;
 }
@@ -368,7 +372,7 @@ net_gone(struct net *n, struct session *s)
 	session_lock(s);
 	was_gone = s->client_gone;
 	if (s->established)
-		session_set_close(s, CLOSED_NETWORK, 1006, ping ?
+		session_set_final_close(s, CLOSED_NETWORK, 1006, ping ?
 		    "ping timeout" : "connection lost");
 	else if (n->srv->cfg->connect_url != NULL)
 		session_set_close(s, CLOSED_NETWORK, 1006,

@@ -46,6 +46,7 @@ struct server {
 	struct tls		*tls;		/* --ssl */
 	unsigned		 forks;		/* children, for --maxforks */
 	bool			 local_epipe;	/* our stdout's reader left */
+	bool			 local_failed;	/* our stdout broke otherwise */
 
 	/* Both threads: atomics. */
 	struct metrics		 metrics;

@@ -235,6 +235,8 @@ session_client_result(struct session *s)
 		return;
 	if (srv->local_epipe)
 		st = 128 + SIGPIPE;	/* quietly, as if SIGPIPE had killed us */
+	else if (srv->local_failed)
+		st = 255;
 	else if (s->closed_by == CLOSED_SERVER)
 		st = 128 + srv->stop_signal;
 	else
@@ -351,6 +353,19 @@ session_set_close(struct session *s, enum closed_by by, uint16_t code,
 		    c == 0x7f) ? '?' : (char)c;
 	}
 	s->close_reason[i] = '\0';
+}
+
+/*
+ * A client that half-closed recorded "end of input", but its session ends
+ * with whatever comes next: the remote's close, a drop, or a signal.
+ */
+void
+session_set_final_close(struct session *s, enum closed_by by, uint16_t code,
+    const char *reason)
+{
+	if (s->eof_sent && s->closed_by == CLOSED_CHILD)
+		s->closed_by = CLOSED_NOT_YET;
+	session_set_close(s, by, code, reason);
 }
 
 const char *

@@ -138,6 +138,8 @@ void		 session_lock(struct session *);
 void		 session_unlock(struct session *);
 void		 session_set_close(struct session *, enum closed_by, uint16_t,
 		     const char *);
+void		 session_set_final_close(struct session *, enum closed_by,
+		     uint16_t, const char *);
 const char	*session_closed_by_name(enum closed_by);
 void		 session_queue_record(struct session *, int, const char *,
 		     size_t);
