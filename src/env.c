@@ -108,7 +108,8 @@ add_request_facts(struct env_list *e, const struct env_facts *f)
 	env_add(e, "REQUEST_URI", req->target);
 	env_add(e, "SCRIPT_NAME", f->script_name ? f->script_name : "/");
 	env_add(e, "PATH_INFO", f->path_info ? f->path_info : path);
-	env_add(e, "PATH_TRANSLATED", f->path_info ? f->path_info : path);
+	/* websocketd gives the whole URL path here, --dir or not. */
+	env_add(e, "PATH_TRANSLATED", path);
 	env_add(e, "QUERY_STRING", query);
 	env_add(e, "UNIQUE_ID", f->unique_id);
 	env_add(e, "AUTH_TYPE", "");

@@ -325,18 +325,42 @@ net_pong(struct session *s, const void *in, size_t len)
 	session_wake_main(s);
 }
 
+/* One "Name: value" line of --header or --header-ws, for lws to send. */
 static int
-net_add_headers(struct session *s, struct lws *wsi,
+add_header_line(struct lws *wsi, const char *line, unsigned char **p,
+    unsigned char *end)
+{
+	char		 name[128];
+	const char	*v;
+	size_t		 nlen = strcspn(line, ":");
+
+	if (nlen + 2 > sizeof name)
+		return -1;
+	snprintf(name, sizeof name, "%.*s:", (int)nlen, line);
+	for (v = line + nlen + 1; *v == ' ' || *v == '\t'; v++)
+		;
+	return lws_add_http_header_by_name(wsi, (unsigned char *)name,
+	    (const unsigned char *)v, (int)strlen(v), p, end);
+}
+
+/* The 101 response: --header and --header-ws, and the half-close echo. */
+static int
+net_add_headers(struct net *n, struct session *s, struct lws *wsi,
     struct lws_process_html_args *args)
 {
-	unsigned char	*p = (unsigned char *)args->p;
+	const struct config	*cfg = n->srv->cfg;
+	unsigned char		*p = (unsigned char *)args->p;
+	unsigned char		*end = p + args->max_len;
+	size_t			 i;
 
-	if (!s->half_close)
-		return 0;
-	if (lws_add_http_header_by_name(wsi,
+	for (i = 0; i < cfg->nheaders; i++) {
+		if (cfg->header_kinds[i] != HEADER_HTTP &&
+		    add_header_line(wsi, cfg->headers[i], &p, end) != 0)
+			return -1;
+	}
+	if (s->half_close && lws_add_http_header_by_name(wsi,
 	    (const unsigned char *)HALF_CLOSE_HEADER ":",
-	    (const unsigned char *)"1", 1, &p,
-	    (unsigned char *)args->p + args->max_len) != 0)
+	    (const unsigned char *)"1", 1, &p, end) != 0)
 		return -1;
 	args->max_len -= (int)(p - (unsigned char *)args->p);
 	args->p = (char *)p;
@@ -391,20 +415,10 @@ net_client_headers(struct net *n, struct lws *wsi, unsigned char **p,
 {
 	const struct config	*cfg = n->srv->cfg;
 	unsigned char		*end = *p + len;
-	char			 name[128];
-	const char		*h, *v;
-	size_t			 i, nlen;
+	size_t			 i;
 
 	for (i = 0; i < cfg->nheaders; i++) {
-		h = cfg->headers[i];
-		nlen = strcspn(h, ":");
-		if (nlen + 2 > sizeof name)
-			return -1;
-		snprintf(name, sizeof name, "%.*s:", (int)nlen, h);
-		for (v = h + nlen + 1; *v == ' ' || *v == '\t'; v++)
-			;
-		if (lws_add_http_header_by_name(wsi, (unsigned char *)name,
-		    (const unsigned char *)v, (int)strlen(v), p, end) != 0)
+		if (add_header_line(wsi, cfg->headers[i], p, end) != 0)
 			return -1;
 	}
 	if (cfg->origin != NULL && lws_add_http_header_by_name(wsi,
@@ -512,7 +526,7 @@ net_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 	case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
 		return net_peer_close(s, wsi, in, len);
 	case LWS_CALLBACK_ADD_HEADERS:
-		return net_add_headers(s, wsi, in);
+		return net_add_headers(n, s, wsi, in);
 	case LWS_CALLBACK_HTTP:
 		/* The main thread only hands over upgrades; refuse the rest. */
 		return -1;

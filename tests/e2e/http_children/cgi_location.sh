@@ -1,0 +1,4 @@
+#!/bin/sh
+# CGI: a Location header alone (RFC 3875 local redirect -> 302).
+echo "Location: /x"
+echo
