@@ -23,11 +23,15 @@
 #include "session.h"
 
 #define SEND_CHUNK	65536	/* largest frame written in one go */
+#define WRITE_BURST	32	/* frames per writable callback, at most */
+#define BINARY_BATCH	65536	/* binary input handed over in pieces this big */
 /*
- * lws allocates this per connection: small keeps idle sessions light;
- * larger messages simply arrive in more pieces.
+ * lws allocates this per connection: small keeps idle sessions light, and
+ * larger messages simply arrive in more pieces. --binary is for bulk data,
+ * where fewer, larger pieces pay for the memory.
  */
 #define RX_BUFFER	4096
+#define RX_BUFFER_BULK	65536
 
 struct net {
 	struct server		*srv;
@@ -157,8 +161,13 @@ net_receive(struct net *n, struct session *s, struct lws *wsi,
 		evbuffer_add(s->to_child, in, len);
 		if (final && !cfg->binary)
 			evbuffer_add(s->to_child, "\n", 1);
-		/* Line mode hands over whole messages; binary, every piece. */
-		if (final || cfg->binary)
+		/*
+		 * Line mode hands over whole messages; binary, pieces of up to
+		 * 64 KiB, so the child reads in large gulps rather than in lws's
+		 * 4 KiB receive pieces.
+		 */
+		if (final || (cfg->binary && evbuffer_get_length(s->to_child) -
+		    s->to_child_ready >= BINARY_BATCH))
 			s->to_child_ready = evbuffer_get_length(s->to_child);
 		wake = before == 0 && s->to_child_ready > 0;
 		if (s->to_child_ready >= cfg->queue_limit && !s->rx_paused)
@@ -181,10 +190,11 @@ net_receive(struct net *n, struct session *s, struct lws *wsi,
 
 /*
  * Sends one frame of the current record, or the close frame once the child
- * is done and everything it wrote has gone out.
+ * is done and everything it wrote has gone out. Returns -1 to close, 1 if
+ * there was nothing to send, 0 after a frame (*more: another is waiting).
  */
 static int
-net_writable(struct net *n, struct session *s, struct lws *wsi)
+net_write_one(struct net *n, struct session *s, struct lws *wsi, bool *more_out)
 {
 	size_t		 len = 0, limit = n->srv->cfg->queue_limit;
 	unsigned char	 hdr[RECORD_HDR];
@@ -243,12 +253,11 @@ net_writable(struct net *n, struct session *s, struct lws *wsi)
 	session_unlock(s);
 	if (wake_main)
 		session_wake_main(s);
+	*more_out = more;
 	if (send) {
 		if (lws_write(wsi, n->sendbuf + LWS_PRE, len,
 		    (enum lws_write_protocol)flags) < (int)len)
 			return -1;
-		if (more)
-			lws_callback_on_writable(wsi);
 		return 0;
 	}
 	if (eof) {
@@ -263,6 +272,29 @@ net_writable(struct net *n, struct session *s, struct lws *wsi)
 		    (unsigned char *)reason, strlen(reason));
 		return -1;
 	}
+	return eof ? 0 : 1;
+}
+
+/*
+ * Several frames per writable callback while the socket takes them whole:
+ * a burst of small messages then costs one trip through lws's poll loop,
+ * not one each.
+ */
+static int
+net_writable(struct net *n, struct session *s, struct lws *wsi)
+{
+	bool	 more = false;
+	int	 i, r;
+
+	for (i = 0; i < WRITE_BURST; i++) {
+		if ((r = net_write_one(n, s, wsi, &more)) != 0)
+			return r < 0 ? -1 : 0;
+		if (!more)
+			return 0;
+		if (lws_send_pipe_choked(wsi))
+			break;
+	}
+	lws_callback_on_writable(wsi);
 	return 0;
 }
 
@@ -595,16 +627,16 @@ net_wake(void *arg)
 static void
 set_protocols(struct net *n, const struct config *cfg)
 {
-	size_t	 i, k = 0;
+	size_t	 i, k = 0, rx = cfg->binary ? RX_BUFFER_BULK : RX_BUFFER;
 
 	memset(n->protocols, 0, sizeof n->protocols);
 	n->protocols[k].name = PROTOCOL_DEFAULT;
 	n->protocols[k].callback = net_callback;
-	n->protocols[k++].rx_buffer_size = RX_BUFFER;
+	n->protocols[k++].rx_buffer_size = rx;
 	for (i = 0; cfg->connect_url == NULL && i < cfg->nprotocols; i++) {
 		n->protocols[k].name = cfg->protocols[i];
 		n->protocols[k].callback = net_callback;
-		n->protocols[k].rx_buffer_size = RX_BUFFER;
+		n->protocols[k].rx_buffer_size = rx;
 		n->protocols[k].id = (unsigned)k;
 		k++;
 	}
