@@ -237,8 +237,16 @@ local_service(struct server *srv, struct session *s)
 			    strerror(errno));
 			srv->local_failed = true;
 		}
+		/*
+		 * What still arrives is read and dropped: a close with unread
+		 * bytes in the socket would be a reset, and the server would
+		 * never see our close frame.
+		 */
 		session_lock(s);
 		s->shutdown = true;
+		s->stdin_closed = true;
+		evbuffer_drain(s->to_child, evbuffer_get_length(s->to_child));
+		s->to_child_ready = 0;
 		session_unlock(s);
 		session_wake_net(s);
 		l->eof = true;

@@ -10,6 +10,9 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <linux/sockios.h>
 
 #include <event2/buffer.h>
 #include <libwebsockets.h>
@@ -24,6 +27,10 @@
 
 #define SEND_CHUNK	65536	/* largest frame written in one go */
 #define WRITE_BURST	32	/* frames per writable callback, at most */
+#define FRAME_HEADER	16	/* room kept for a frame's header */
+#define FRAME_MIN	512	/* smallest piece worth a frame */
+/* lws 4.1 still frames a close for lws_write(), but no longer names it. */
+#define WRITE_CLOSE	((enum lws_write_protocol)4)
 #define BINARY_BATCH	65536	/* binary input handed over in pieces this big */
 /*
  * lws allocates this per connection: small keeps idle sessions light, and
@@ -138,6 +145,8 @@ net_receive(struct net *n, struct session *s, struct lws *wsi,
 	bool			 final, bad_utf8, wake = false, pause = false;
 	size_t			 before;
 
+	if (s->close_sent)
+		return 0;	/* we said goodbye: read to the peer's close */
 	final = lws_is_final_fragment(wsi) &&
 	    lws_remaining_packet_payload(wsi) == 0;
 	session_lock(s);
@@ -189,6 +198,64 @@ net_receive(struct net *n, struct session *s, struct lws *wsi,
 }
 
 /*
+ * How much the socket takes now without lws keeping a remainder back. lws
+ * 4.1 drops a connection, unannounced, when a close frame arrives while it
+ * holds part of a frame (ops-ws.c, "Closing on peer close due to Pending
+ * tx"): a client that closes while we flood it would look like a dropped
+ * connection. So frames are cut to fit; a bit of slack keeps a nearly full
+ * socket from spinning us on POLLOUT.
+ */
+static size_t
+socket_room(struct lws *wsi)
+{
+	int		 fd = lws_get_socket_fd(wsi), sndbuf = 0, queued = 0;
+	socklen_t	 len = sizeof sndbuf;
+	size_t		 room;
+
+	if (getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, &len) == -1 ||
+	    ioctl(fd, SIOCOUTQ, &queued) == -1)
+		return SEND_CHUNK;
+	room = queued < sndbuf / 2 ? (size_t)(sndbuf / 2 - queued) : 0;
+	if (room < FRAME_MIN + FRAME_HEADER)
+		return FRAME_MIN;
+	room -= FRAME_HEADER;
+	return room < SEND_CHUNK ? room : SEND_CHUNK;
+}
+
+/*
+ * Our close frame, written by hand: lws_close_reason() and a -1 would make
+ * lws 4.1 close the socket right after it, with the peer's unread bytes
+ * still in it, and the kernel would answer with a reset that can destroy
+ * the last of what we sent. So we send the frame, read and drop whatever
+ * still arrives, and close when the peer's close comes back (or after 5 s).
+ */
+static int
+net_send_close(struct session *s, struct lws *wsi, uint16_t code,
+    const char *reason)
+{
+	unsigned char	 buf[LWS_PRE + 2 + CLOSE_REASON_MAX];
+	size_t		 rlen = strlen(reason);
+	bool		 resume;
+
+	if (rlen > CLOSE_REASON_MAX)
+		rlen = CLOSE_REASON_MAX;
+	buf[LWS_PRE] = (unsigned char)(code >> 8);
+	buf[LWS_PRE + 1] = (unsigned char)code;
+	memcpy(buf + LWS_PRE + 2, reason, rlen);
+	if (lws_write(wsi, buf + LWS_PRE, 2 + rlen, WRITE_CLOSE) < 0)
+		return -1;
+	s->close_sent = true;
+	session_lock(s);
+	resume = s->rx_paused;
+	s->rx_paused = false;
+	session_unlock(s);
+	if (resume)
+		lws_rx_flow_control(wsi, 1);
+	lws_set_timeout(wsi, PENDING_TIMEOUT_CLOSE_ACK, 5);
+	return 1;
+}
+
+/*
  * Sends one frame of the current record, or the close frame once the child
  * is done and everything it wrote has gone out. Returns -1 to close, 1 if
  * there was nothing to send, 0 after a frame (*more: another is waiting).
@@ -196,6 +263,7 @@ net_receive(struct net *n, struct session *s, struct lws *wsi,
 static int
 net_write_one(struct net *n, struct session *s, struct lws *wsi, bool *more_out)
 {
+	size_t		 room = socket_room(wsi);
 	size_t		 len = 0, limit = n->srv->cfg->queue_limit;
 	unsigned char	 hdr[RECORD_HDR];
 	uint32_t	 reclen;
@@ -206,6 +274,8 @@ net_write_one(struct net *n, struct session *s, struct lws *wsi, bool *more_out)
 	uint16_t	 code = 0;
 	char		 reason[CLOSE_REASON_MAX + 1];
 
+	if (s->close_sent)
+		return 1;	/* only the peer's answer is awaited now */
 	session_lock(s);
 	if (s->shutdown) {
 		session_set_final_close(s, CLOSED_SERVER, 1001, client ?
@@ -223,7 +293,7 @@ net_write_one(struct net *n, struct session *s, struct lws *wsi, bool *more_out)
 			s->out_active = true;
 		}
 		if (s->out_active) {
-			len = s->out_left < SEND_CHUNK ? s->out_left : SEND_CHUNK;
+			len = s->out_left < room ? s->out_left : room;
 			evbuffer_remove(s->to_client, n->sendbuf + LWS_PRE, len);
 			s->out_left -= (uint32_t)len;
 			flags = lws_write_ws_flags(s->out_opcode == RECORD_TEXT ?
@@ -267,11 +337,8 @@ net_write_one(struct net *n, struct session *s, struct lws *wsi, bool *more_out)
 		    LWS_WRITE_PONG) < (int)strlen(HALF_CLOSE_EOF))
 			return -1;
 	}
-	if (close_now) {
-		lws_close_reason(wsi, (enum lws_close_status)code,
-		    (unsigned char *)reason, strlen(reason));
-		return -1;
-	}
+	if (close_now)
+		return net_send_close(s, wsi, code, reason);
 	return eof ? 0 : 1;
 }
 
@@ -320,6 +387,8 @@ net_peer_close(struct session *s, struct lws *wsi, const unsigned char *in,
 	uint16_t	 code = 1005;	/* "no status received" */
 	size_t		 rlen = 0;
 
+	if (s->close_sent)
+		return -1;	/* the answer to ours: nothing to echo */
 	if (len == 1)
 		return protocol_error(s, wsi, 1002, "close frame of one byte");
 	if (len >= 2) {

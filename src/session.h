@@ -90,6 +90,7 @@ struct session {
 	struct utf8_check	 in_utf8;
 	time_t			 last_rx;	/* for telling ping timeouts */
 	bool			 eof_sent;	/* client: half-close pong sent */
+	bool			 close_sent;	/* our close frame is out */
 
 	/* Main thread only. */
 	struct child		*child;
