@@ -256,7 +256,8 @@ httpd_redirect(struct server *srv, int fd, size_t headlen,
 		return;
 	request_host(req, host, sizeof host);
 	if (asprintf(&loc, "Location: %s://%s:%d%s\r\n", cfg->ssl ? "https" :
-	    "http", host, cfg->port, req->target) == -1) {
+	    "http", host, srv->port != 0 ? srv->port : cfg->port,
+	    req->target) == -1) {
 		conn_free(c);
 		return;
 	}
@@ -699,47 +700,23 @@ close_pair(int p[2])
 }
 
 static char **
-cgi_env(struct server *srv, int fd, const struct http_request *req,
-    const char *script_name, const struct sockaddr_storage *peer)
+cgi_env(struct server *srv, const struct http_request *req,
+    const char *script_name, const struct client_facts *cf)
 {
 	struct env_facts	 f;
-	struct sockaddr_storage	 local;
-	socklen_t		 llen = sizeof local;
-	char			 rip[64], lip[64], uid[40];
-	int			 rport = 0, lport = 0;
-	const void		*a;
+	char			 uid[40];
 
 	memset(&f, 0, sizeof f);
-	snprintf(rip, sizeof rip, "unix-socket");
-	snprintf(lip, sizeof lip, "unix-socket");
-	if (peer->ss_family == AF_INET || peer->ss_family == AF_INET6) {
-		a = peer->ss_family == AF_INET ?
-		    (const void *)&((const struct sockaddr_in *)peer)->sin_addr :
-		    (const void *)&((const struct sockaddr_in6 *)peer)->sin6_addr;
-		inet_ntop(peer->ss_family, a, rip, sizeof rip);
-		rport = ntohs(peer->ss_family == AF_INET ?
-		    ((const struct sockaddr_in *)peer)->sin_port :
-		    ((const struct sockaddr_in6 *)peer)->sin6_port);
-	}
-	if (getsockname(fd, (struct sockaddr *)&local, &llen) == 0 &&
-	    (local.ss_family == AF_INET || local.ss_family == AF_INET6)) {
-		a = local.ss_family == AF_INET ?
-		    (const void *)&((struct sockaddr_in *)&local)->sin_addr :
-		    (const void *)&((struct sockaddr_in6 *)&local)->sin6_addr;
-		inet_ntop(local.ss_family, a, lip, sizeof lip);
-		lport = ntohs(local.ss_family == AF_INET ?
-		    ((struct sockaddr_in *)&local)->sin_port :
-		    ((struct sockaddr_in6 *)&local)->sin6_port);
-	}
-	snprintf(uid, sizeof uid, "%016llx%016llx",
+	/* Its own counter: CGI requests are not WebSocket sessions. */
+	snprintf(uid, sizeof uid, "%016llxc%015llx",
 	    (unsigned long long)srv->boot_id,
-	    (unsigned long long)++srv->next_session_id);
+	    (unsigned long long)++srv->next_cgi_id);
 	f.req = req;
-	f.remote_addr = rip;
-	f.remote_host = rip;
-	f.remote_port = rport;
-	f.server_addr = lip;
-	f.server_port = lport;
+	f.remote_addr = cf->addr;
+	f.remote_host = cf->addr;
+	f.remote_port = cf->port;
+	f.server_addr = cf->local_addr;
+	f.server_port = cf->local_port;
 	f.unique_id = uid;
 	f.software = srv->software;
 	f.https = srv->cfg->ssl;
@@ -752,7 +729,7 @@ cgi_env(struct server *srv, int fd, const struct http_request *req,
 /* --cgidir: the path names a script; it answers with a CGI/1.1 response. */
 static bool
 serve_cgi(struct server *srv, int fd, size_t headlen,
-    const struct http_request *req, const struct sockaddr_storage *peer)
+    const struct http_request *req, const struct client_facts *cf)
 {
 	const char	*cl = http_header(req, "Content-Length");
 	char		 path[4096], file[4200], *argv[2], **envp;
@@ -783,7 +760,7 @@ serve_cgi(struct server *srv, int fd, size_t headlen,
 		httpd_error(srv, fd, headlen, 429, "too many processes\n");
 		return true;
 	}
-	if ((envp = cgi_env(srv, fd, req, path, peer)) == NULL ||
+	if ((envp = cgi_env(srv, req, path, cf)) == NULL ||
 	    cgi_pipes(in, out) != 0) {
 		env_free(envp);
 		httpd_error(srv, fd, headlen, 500, "cannot run the script\n");
@@ -839,14 +816,16 @@ serve_cgi(struct server *srv, int fd, size_t headlen,
 		bufferevent_free(c->cgi_in);
 		c->cgi_in = NULL;
 	}
-	log_access("cgi remote=%s path=%s pid=%ld", "-", req->target,
+	/* The script may run long: only a stalled write times out. */
+	bufferevent_set_timeouts(c->bev, NULL, &(struct timeval){ IO_TIMEOUT, 0 });
+	log_access("cgi remote=%s path=%s pid=%ld", cf->remote, req->target,
 	    (long)c->pid);
 	return true;
 }
 
 void
 httpd_serve(struct server *srv, int fd, size_t headlen,
-    const struct http_request *req, const struct sockaddr_storage *peer)
+    const struct http_request *req, const struct client_facts *cf)
 {
 	const struct config	*cfg = srv->cfg;
 	bool			 head_only = strcmp(req->method, "HEAD") == 0;
@@ -871,7 +850,7 @@ httpd_serve(struct server *srv, int fd, size_t headlen,
 			    head_only);
 		return;
 	}
-	if (cfg->cgidir != NULL && serve_cgi(srv, fd, headlen, req, peer))
+	if (cfg->cgidir != NULL && serve_cgi(srv, fd, headlen, req, cf))
 		return;
 	if (cfg->staticdir != NULL) {
 		if ((c = conn_new(srv, fd, headlen)) != NULL)

@@ -11,13 +11,21 @@
 
 struct http_request;
 struct server;
-struct sockaddr_storage;
+
+/* Who is asking, as the environment and the log tell it. */
+struct client_facts {
+	char	 addr[64];	/* REMOTE_ADDR: the client, behind any proxy */
+	int	 port;		/* REMOTE_PORT; -1 when a proxy hides it */
+	char	 local_addr[64];
+	int	 local_port;
+	char	 remote[80];	/* for the log: addr:port, or addr */
+};
 
 void	 httpd_error(struct server *, int, size_t, int, const char *);
 void	 httpd_redirect(struct server *, int, size_t,
 	     const struct http_request *);
 void	 httpd_serve(struct server *, int, size_t, const struct http_request *,
-	     const struct sockaddr_storage *);
+	     const struct client_facts *);
 struct httpd *httpd_create(void);
 void	 httpd_free(struct server *);
 

@@ -61,6 +61,7 @@ struct pending {
 	char			*script;
 	size_t			 prefix;
 	char			 remote_host[256];
+	struct sockaddr_storage	 lookup_addr;
 	struct event		*ev;
 	time_t			 deadline;
 	struct sockaddr_storage	 peer;
@@ -198,44 +199,55 @@ forwarded_for(const struct server *srv, const char *peer,
 	    inet_pton(AF_INET6, out, addr) == 1;
 }
 
+/* The client as the env and the log should name it; see forwarded_for. */
+static void
+client_facts(const struct pending *p, const struct http_request *req,
+    struct client_facts *cf)
+{
+	char	 fwd[INET6_ADDRSTRLEN];
+
+	addr_to_text(&p->peer, cf->addr, sizeof cf->addr, &cf->port);
+	if (forwarded_for(p->srv, cf->addr, req, fwd, sizeof fwd)) {
+		/* The client's own port is not known behind a proxy. */
+		snprintf(cf->addr, sizeof cf->addr, "%s", fwd);
+		cf->port = -1;
+	}
+	addr_to_text(&p->local, cf->local_addr, sizeof cf->local_addr,
+	    &cf->local_port);
+	if (p->peer.ss_family == AF_UNIX)
+		snprintf(cf->remote, sizeof cf->remote, "unix-socket");
+	else if (cf->port == -1)
+		snprintf(cf->remote, sizeof cf->remote, "%s", cf->addr);
+	else
+		format_endpoint(cf->addr, cf->port, cf->remote,
+		    sizeof cf->remote);
+}
+
 static struct session *
 session_from_request(struct server *srv, struct pending *p,
     const struct http_request *req, const char *script, size_t prefix)
 {
 	struct session		*s;
 	struct env_facts	 f;
-	char			 rip[INET6_ADDRSTRLEN], lip[INET6_ADDRSTRLEN];
-	char			 fwd[INET6_ADDRSTRLEN];
+	struct client_facts	 cf;
 	char			 path[4096], name[4096];
 	const char		*hc;
 	char			 uid[40];
-	int			 rport, lport;
 
 	if ((s = session_create(srv)) == NULL)
 		return NULL;
 	s->id = ++srv->next_session_id;
-	addr_to_text(&p->peer, rip, sizeof rip, &rport);
-	if (forwarded_for(srv, rip, req, fwd, sizeof fwd)) {
-		/* The client's own port is not known behind a proxy. */
-		memcpy(rip, fwd, sizeof rip);
-		rport = -1;
-	}
-	if (p->peer.ss_family == AF_UNIX)
-		snprintf(s->remote, sizeof s->remote, "unix-socket");
-	else if (rport == -1)
-		snprintf(s->remote, sizeof s->remote, "%s", rip);
-	else
-		format_endpoint(rip, rport, s->remote, sizeof s->remote);
-	addr_to_text(&p->local, lip, sizeof lip, &lport);
+	client_facts(p, req, &cf);
+	snprintf(s->remote, sizeof s->remote, "%s", cf.remote);
 	snprintf(uid, sizeof uid, "%016llx%016llx",
 	    (unsigned long long)srv->boot_id, (unsigned long long)s->id);
 	memset(&f, 0, sizeof f);
 	f.req = req;
-	f.remote_addr = rip;
-	f.remote_host = p->remote_host[0] != '\0' ? p->remote_host : rip;
-	f.remote_port = rport;
-	f.server_addr = lip;
-	f.server_port = lport;
+	f.remote_addr = cf.addr;
+	f.remote_host = p->remote_host[0] != '\0' ? p->remote_host : cf.addr;
+	f.remote_port = cf.port;
+	f.server_addr = cf.local_addr;
+	f.server_port = cf.local_port;
 	f.unique_id = uid;
 	f.software = srv->software;
 	f.https = srv->cfg->ssl;
@@ -314,12 +326,24 @@ static void
 lookup_then_hand_over(struct pending *p, struct http_request *req,
     const char *script, size_t prefix)
 {
+	struct client_facts	 cf;
+	struct addrinfo		 hints, *ai = NULL;
+
 	event_del(p->ev);
+	/* Behind a trusted proxy, the client's name, not the proxy's. */
+	client_facts(p, req, &cf);
+	memset(&hints, 0, sizeof hints);
+	hints.ai_flags = AI_NUMERICHOST;
+	if (getaddrinfo(cf.addr, NULL, &hints, &ai) == 0) {
+		memcpy(&p->lookup_addr, ai->ai_addr, ai->ai_addrlen);
+		freeaddrinfo(ai);
+	} else
+		p->lookup_addr = p->peer;
 	p->req = *req;		/* the request moves into the pending */
 	memset(req, 0, sizeof *req);
 	p->prefix = prefix;
 	if ((script != NULL && (p->script = strdup(script)) == NULL) ||
-	    resolve_lookup(p->srv, &p->peer, on_resolved, p) != 0) {
+	    resolve_lookup(p->srv, &p->lookup_addr, on_resolved, p) != 0) {
 		pending_hand_over(p, &p->req, script, prefix);
 		return;
 	}
@@ -410,7 +434,9 @@ route_request(struct pending *p, struct http_request *req, size_t headlen)
 	char		 script[4096];
 	size_t		 prefix = 0;
 	int		 code, fd = p->fd;
-	struct sockaddr_storage peer = p->peer;
+	struct client_facts cf;
+
+	client_facts(p, req, &cf);
 
 	if (p->redirect) {
 		pending_free(p, false);
@@ -419,14 +445,14 @@ route_request(struct pending *p, struct http_request *req, size_t headlen)
 	}
 	if (!http_is_websocket(req)) {
 		pending_free(p, false);
-		httpd_serve(srv, fd, headlen, req, &peer);
+		httpd_serve(srv, fd, headlen, req, &cf);
 		return;
 	}
 	if ((code = check_upgrade(p, req, &why)) != 0 ||
 	    (srv->cfg->dir != NULL &&
 	    (code = find_script(p, req, script, sizeof script, &prefix)) != 0)) {
 		log_access("refused remote=%s path=%s status=%d",
-		    "-", req->target, code);
+		    cf.remote, req->target, code);
 		reply_error(p, headlen, code, why);
 		return;
 	}
@@ -836,6 +862,7 @@ listeners_open(struct server *srv)
 		return 0;
 	if (bind_addresses(srv, &port) != 0)
 		return -1;
+	srv->port = port;
 	if (cfg->redirport == 0)
 		return 0;
 	srv->listeners->binding_redirect = true;

@@ -446,7 +446,9 @@ main(int argc, char **argv)
 		config_free(&cfg);
 		return 1;
 	}
-	if (cfg.connect_url == NULL)
+	if (cfg.dir != NULL)
+		log_info("serving the scripts in %s", cfg.dir);
+	else if (cfg.connect_url == NULL)
 		log_info("serving %s", cfg.command_path);
 	if (event_base_dispatch(srv.base) == -1)
 		log_error("libevent loop failed");

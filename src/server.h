@@ -38,6 +38,8 @@ struct server {
 	bool			 stopping;
 	int			 stop_signal;
 	uint64_t		 next_session_id;
+	uint64_t		 next_cgi_id;
+	int			 port;		/* --port as bound (for --port=0) */
 	/* Who acts on a session's news: a child, or (client) our stdio. */
 	void			(*service)(struct server *, struct session *);
 	struct local		*local;

@@ -105,8 +105,9 @@ hub_broadcast_shutdown(struct hub *hub)
 	all = calloc(hub->count + 1, sizeof *all);
 	if (all != NULL) {
 		TAILQ_FOREACH(s, &hub->all, all_entry) {
-			session_ref(s);
-			all[n++] = s;
+			/* One already on its way to session_free is skipped. */
+			if (session_ref_if_alive(s))
+				all[n++] = s;
 		}
 	}
 	pthread_mutex_unlock(&hub->lock);
@@ -171,6 +172,21 @@ void
 session_ref(struct session *s)
 {
 	atomic_fetch_add(&s->refs, 1);
+}
+
+/*
+ * For a session found through the hub's list rather than held: its last
+ * reference may be dropped already, with session_free waiting for the hub
+ * lock to unlink it. Such a one must not be brought back.
+ */
+bool
+session_ref_if_alive(struct session *s)
+{
+	int	 v = atomic_load(&s->refs);
+
+	while (v > 0 && !atomic_compare_exchange_weak(&s->refs, &v, v + 1))
+		;
+	return v > 0;
 }
 
 static void

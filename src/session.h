@@ -132,6 +132,7 @@ void		 hub_broadcast_shutdown(struct hub *);
 struct session	*session_create(struct server *);
 void		 session_publish(struct session *);
 void		 session_ref(struct session *);
+bool		 session_ref_if_alive(struct session *);
 void		 session_unref(struct session *);
 void		 session_wake_net(struct session *);
 void		 session_wake_main(struct session *);
