@@ -23,6 +23,7 @@
 
 #include "child.h"
 #include "config.h"
+#include "env.h"
 #include "framing.h"
 #include "log.h"
 #include "server.h"
@@ -731,6 +732,9 @@ child_spawn(struct server *srv, struct session *s)
 	fds[1] = out[1];
 	fds[2] = err[1];
 	error = spawn_process(srv, s, fds, &pid);
+	/* The child has its copy; ours would only weigh on an idle session. */
+	env_free(s->envp);
+	s->envp = NULL;
 	close_fd(&in[0]);
 	close_fd(&out[1]);
 	close_fd(&err[1]);

@@ -50,7 +50,7 @@ struct session {
 	/* Set before the session is shared, read-only afterwards. */
 	char			 remote[80];	/* ip:port, for the log */
 	char			*target;	/* request target, for the log */
-	char			**envp;
+	char			**envp;		/* main: freed once spawned */
 	char			*script_path;	/* --dir: this session's script */
 	char			*script_argv[2];
 	struct timespec		 started;
