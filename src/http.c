@@ -231,6 +231,17 @@ http_websocket_key_ok(const struct http_request *req)
 	return strchr("AQgw", k[21]) != NULL;
 }
 
+/* They would end up in the Host header and the request line. */
+static bool
+has_ctl_or_space(const char *s)
+{
+	for (; *s != '\0'; s++) {
+		if ((unsigned char)*s <= 0x20 || (unsigned char)*s == 0x7f)
+			return true;
+	}
+	return false;
+}
+
 /* ws://host[:port][/path][?query], wss:// likewise; IPv6 hosts in brackets. */
 int
 url_parse(const char *s, struct url *u)
@@ -267,8 +278,8 @@ url_parse(const char *s, struct url *u)
 	if (hlen == 0 || hlen >= sizeof u->host)
 		return -1;
 	memcpy(u->host, host, hlen);
-	if (strpbrk(u->host, "@ \t") != NULL)
-		return -1;	/* no userinfo, no spaces */
+	if (strpbrk(u->host, "@") != NULL || has_ctl_or_space(u->host))
+		return -1;	/* no userinfo, no spaces, no control bytes */
 	if (colon != NULL) {
 		if (colon + 1 == path || colon[1] < '0' || colon[1] > '9')
 			return -1;
@@ -277,7 +288,7 @@ url_parse(const char *s, struct url *u)
 			return -1;
 		u->port = (int)port;
 	}
-	if (strpbrk(path, " \t\r\n#") != NULL)
+	if (strchr(path, '#') != NULL || has_ctl_or_space(path))
 		return -1;
 	if (snprintf(u->path, sizeof u->path, "%s%s", *path == '/' ? "" : "/",
 	    path) >= (int)sizeof u->path)

@@ -103,7 +103,7 @@ origin_allowed(const char *origin, const char *const *allowed,
     bool sameorigin, const char *host, bool tls)
 {
 	struct hostport	 o, h;
-	char		 scheme[16];
+	char		 scheme[64];	/* "chrome-extension" and longer */
 	size_t		 i;
 
 	if (!sameorigin && (allowed == NULL || allowed[0] == NULL))

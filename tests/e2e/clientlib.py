@@ -34,6 +34,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from conftest import free_port  # noqa: F401 -- the tests import it from here
+
 HERE = Path(__file__).resolve().parent
 PYTHON = "/usr/bin/python3"
 
@@ -45,14 +47,6 @@ def wsbridge_path():
     # The same rule as conftest.py, without importing it from a subprocess.
     return os.environ.get("WSBRIDGE") or str(HERE.parent.parent / "src" / "wsbridge")
 
-
-def free_port():
-    """A port nobody listens on right now (bound, then released)."""
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def write_script(directory, name, body, mode=0o755):

@@ -21,6 +21,15 @@ from pathlib import Path
 
 import pytest
 
+
+def free_port():
+    """A port nobody listens on right now (bound, then released)."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
 WSBRIDGE = os.environ.get("WSBRIDGE") or str(REPO / "src" / "wsbridge")

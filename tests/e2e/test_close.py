@@ -1,6 +1,5 @@
 """The close table, row by row: what the child, the client and the log see."""
 
-import os
 import signal
 import time
 

@@ -1,6 +1,5 @@
 """Command line: errors, --help/--version, the flag syntaxes, the log."""
 
-import os
 import re
 import socket
 import subprocess
@@ -8,7 +7,8 @@ import subprocess
 import pytest
 import websockets
 
-from conftest import (WSBRIDGE, child, close_of, echo_check, recv,
+from conftest import (
+    free_port, WSBRIDGE, child, close_of, echo_check, recv,
                       recv_until_closed, run)
 
 FLAGS = ["--port", "--address", "--binary", "--passenv", "--closems",
@@ -18,13 +18,6 @@ LOG_LINE_RE = re.compile(
     r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z "
     r"(DEBUG|TRACE|ACCESS|INFO|ERROR|FATAL) \S")
 
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def run_wsbridge(args, timeout=10):

@@ -30,7 +30,8 @@ import pytest
 import websockets
 import websockets.exceptions
 
-from conftest import (IO_TIMEOUT, WSBRIDGE, close_of, recv, recv_until_closed,
+from conftest import (
+    free_port, IO_TIMEOUT, WSBRIDGE, close_of, recv, recv_until_closed,
                       run, wait_until)
 
 HTTP_CHILDREN = Path(__file__).resolve().parent / "http_children"
@@ -51,13 +52,6 @@ def install(src_name, dest, mode=0o755):
     dest.chmod(mode)
     return dest
 
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 # --------------------------------------------------------------------------

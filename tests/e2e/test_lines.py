@@ -5,7 +5,7 @@ import string
 
 import websockets
 
-from conftest import (IO_TIMEOUT, child, close_of, encode_frame, recv,
+from conftest import (child, close_of, encode_frame, recv,
                       recv_until_closed, run)
 
 

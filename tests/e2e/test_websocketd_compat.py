@@ -33,7 +33,7 @@ import pytest
 import websockets
 import websockets.exceptions
 
-from conftest import IO_TIMEOUT, close_of, recv, recv_until_closed, run, wait_until
+from conftest import free_port, IO_TIMEOUT, close_of, recv, recv_until_closed, run, wait_until
 
 WEBSOCKETD = "/usr/bin/websocketd"
 HTTP_CHILDREN = Path(__file__).resolve().parent / "http_children"
@@ -46,13 +46,6 @@ pytestmark = pytest.mark.skipif(not os.access(WEBSOCKETD, os.X_OK),
 def hchild(name):
     return str(HTTP_CHILDREN / name)
 
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 class Websocketd:
