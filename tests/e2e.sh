@@ -8,7 +8,10 @@ set -eu
 export WSBRIDGE
 export PYTHONDONTWRITEBYTECODE=1
 if ! /usr/bin/python3 -c 'import pytest, websockets' 2>/dev/null; then
-	echo "e2e: needs python3-pytest and python3-websockets; skipping" >&2
+	echo "${WSB_SUITE:-e2e}: needs python3-pytest and python3-websockets;" \
+	    "skipping" >&2
 	exit 77
 fi
-exec /usr/bin/python3 -m pytest -q -p no:cacheprovider "$srcdir/tests/e2e" "$@"
+# tests/contrib.sh runs this same script on tests/contrib.
+exec /usr/bin/python3 -m pytest -q -p no:cacheprovider \
+	"$srcdir/tests/${WSB_SUITE:-e2e}" "$@"

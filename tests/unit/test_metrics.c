@@ -38,33 +38,6 @@ enum {
 /* ------------------------------------------------------------------ */
 /* Sessions. */
 
-/* Forks a child that ends as told; its status as waitpid reports it. */
-static int
-real_status(int exit_code, int sig)
-{
-	pid_t	 pid;
-	int	 st = -1;
-
-	fflush(NULL);
-	if ((pid = fork()) == -1)
-		return -1;
-	if (pid == 0) {
-		struct rlimit	 no_core = { 0, 0 };
-
-		setrlimit(RLIMIT_CORE, &no_core);
-		if (sig == 0)
-			_exit(exit_code);
-		signal(sig, SIG_DFL);
-		for (;;)
-			pause();
-	}
-	if (sig != 0)
-		kill(pid, sig);
-	while (waitpid(pid, &st, 0) == -1)
-		;
-	return st;
-}
-
 static struct metrics_session
 session(int established, int spawned, int exited, int wstatus, int by,
     unsigned code, uint64_t min, uint64_t mout, uint64_t bin, uint64_t bout)

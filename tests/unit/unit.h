@@ -17,6 +17,10 @@
 #define WSB_UNIT_H
 
 #include <stdarg.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -193,5 +197,35 @@ unit_done_at(const char *file)
 #define UNIT_CTX(...)		unit_set_ctx(__VA_ARGS__)
 #define UNIT_CTX_CLEAR()	(unit_ctx[0] = '\0')
 #define unit_done()		unit_done_at(__FILE__)
+
+/*
+ * Forks a child that ends as told (exit code, or killed by sig when sig is
+ * not 0) and returns its status as waitpid reports it; -1 if fork fails.
+ */
+static inline int
+real_status(int exit_code, int sig)
+{
+	pid_t	 pid;
+	int	 st = -1;
+
+	fflush(NULL);
+	if ((pid = fork()) == -1)
+		return -1;
+	if (pid == 0) {
+		struct rlimit	 no_core = { 0, 0 };
+
+		setrlimit(RLIMIT_CORE, &no_core);
+		if (sig == 0)
+			_exit(exit_code);
+		signal(sig, SIG_DFL);
+		for (;;)
+			pause();
+	}
+	if (sig != 0)
+		kill(pid, sig);
+	while (waitpid(pid, &st, 0) == -1)
+		;
+	return st;
+}
 
 #endif
