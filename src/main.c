@@ -49,8 +49,6 @@ static const char license_text[] =
 
 #define STOP_POLL_MS	50
 
-static struct event	*main_wake_ev;
-static struct event	*stop_poll_ev;
 
 /* A child must start with 0, 1 and 2 and nothing else: make sure they exist. */
 static int
@@ -149,11 +147,11 @@ begin_stop(struct server *srv, int sig)
 	deadline.tv_sec = ms / 1000;
 	deadline.tv_usec = (ms % 1000) * 1000;
 	srv->deadline = evtimer_new(srv->base, on_deadline, srv);
-	stop_poll_ev = event_new(srv->base, -1, EV_PERSIST, on_stop_poll, srv);
+	srv->stop_poll = event_new(srv->base, -1, EV_PERSIST, on_stop_poll, srv);
 	if (srv->deadline != NULL)
 		evtimer_add(srv->deadline, &deadline);
-	if (stop_poll_ev != NULL)
-		event_add(stop_poll_ev, &poll);
+	if (srv->stop_poll != NULL)
+		event_add(srv->stop_poll, &poll);
 	check_stopped(srv);
 }
 
@@ -256,13 +254,13 @@ server_init(struct server *srv, const struct config *cfg)
 		log_fatal("out of memory");
 		return -1;
 	}
-	main_wake_ev = event_new(srv->base, -1, 0, on_main_wake, srv);
-	if (main_wake_ev == NULL) {
+	srv->main_wake = event_new(srv->base, -1, 0, on_main_wake, srv);
+	if (srv->main_wake == NULL) {
 		log_fatal("libevent: cannot create the wake-up event");
 		return -1;
 	}
 	srv->hub->wake_main = main_wake;
-	srv->hub->wake_main_arg = main_wake_ev;
+	srv->hub->wake_main_arg = srv->main_wake;
 	srv->service = cfg->connect_url != NULL && cfg->command == NULL ?
 	    local_service : child_service;
 	return 0;
@@ -365,10 +363,10 @@ server_teardown(struct server *srv)
 	}
 	if (srv->deadline != NULL)
 		event_free(srv->deadline);
-	if (stop_poll_ev != NULL)
-		event_free(stop_poll_ev);
-	if (main_wake_ev != NULL)
-		event_free(main_wake_ev);
+	if (srv->stop_poll != NULL)
+		event_free(srv->stop_poll);
+	if (srv->main_wake != NULL)
+		event_free(srv->main_wake);
 	local_free(srv);
 	httpd_free(srv);
 	children_free(srv->children);

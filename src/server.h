@@ -35,6 +35,8 @@ struct server {
 	struct children		*children;
 	struct event		*signals[4];
 	struct event		*deadline;	/* bounds a graceful stop */
+	struct event		*stop_poll;	/* while stopping: done yet? */
+	struct event		*main_wake;	/* the network thread's knock */
 	bool			 stopping;
 	int			 stop_signal;
 	uint64_t		 next_session_id;
