@@ -72,6 +72,7 @@ struct children {
 
 static void	 child_check_done(struct child *);
 static void	 child_maybe_free(struct child *);
+static void	 child_destroy(struct child *);
 static void	 close_fd(int *);
 
 struct children *
@@ -95,16 +96,7 @@ children_free(struct children *ch)
 		return;
 	while ((c = TAILQ_FIRST(&ch->all)) != NULL) {
 		TAILQ_REMOVE(&ch->all, c, entry);
-		event_free(c->in_ev);
-		event_free(c->out_ev);
-		event_free(c->err_ev);
-		event_free(c->kill_ev);
-		close_fd(&c->in_fd);
-		close_fd(&c->out_fd);
-		close_fd(&c->err_fd);
-		free(c->outbuf);
-		free(c->errbuf);
-		free(c);
+		child_destroy(c);
 	}
 	free(ch);
 }
@@ -284,24 +276,6 @@ on_kill_timer(evutil_socket_t fd, short what, void *arg)
 	child_maybe_free(c);
 }
 
-static int
-grow_outbuf(struct child *c)
-{
-	size_t	 limit = c->srv->cfg->max_message + 2, cap;
-	char	*p;
-
-	cap = c->outcap == 0 ? READ_CHUNK : c->outcap * 2;
-	if (cap > limit)
-		cap = limit;
-	if (cap < READ_CHUNK)
-		cap = READ_CHUNK;
-	if ((p = realloc(c->outbuf, cap)) == NULL)
-		return -1;
-	c->outbuf = p;
-	c->outcap = cap;
-	return 0;
-}
-
 /* Reads one chunk of stdout: n > 0 data, 0 EOF, -1 nothing now. */
 static ssize_t
 read_stdout(struct child *c, char **data)
@@ -312,7 +286,8 @@ read_stdout(struct child *c, char **data)
 		*data = c->srv->children->scratch;
 		n = read(c->out_fd, *data, READ_CHUNK);
 	} else {
-		if (c->outlen == c->outcap && grow_outbuf(c) != 0) {
+		if (c->outlen == c->outcap && framing_grow_line_buffer(
+		    &c->outbuf, &c->outcap, c->srv->cfg->max_message) != 0) {
 			log_error("session=%llu out of memory for a line",
 			    (unsigned long long)c->session_id);
 			return 0;
@@ -551,11 +526,20 @@ child_maybe_free(struct child *c)
 	children_remove(c->srv->children, c);
 	if (c->holds_fork)
 		c->srv->forks--;
+	child_destroy(c);
+}
+
+/* What a child object holds; whatever fd is still open is closed. */
+static void
+child_destroy(struct child *c)
+{
 	event_free(c->in_ev);
 	event_free(c->out_ev);
 	event_free(c->err_ev);
 	event_free(c->kill_ev);
 	close_fd(&c->in_fd);
+	close_fd(&c->out_fd);
+	close_fd(&c->err_fd);
 	free(c->outbuf);
 	free(c->errbuf);
 	free(c);
@@ -634,26 +618,40 @@ spawn_process(struct server *srv, struct session *s, int fds[3], pid_t *pid)
 	    pid);
 }
 
+/*
+ * A close-on-exec pipe whose end p[ours] is ours and non-blocking; the
+ * child gets the other end as an ordinary blocking pipe.
+ */
+int
+child_pipe(int p[2], int ours)
+{
+	p[0] = p[1] = -1;
+	if (pipe2(p, O_CLOEXEC) == -1)
+		return -1;
+	return set_nonblocking(p[ours]);
+}
+
+void
+child_pipe_close(int p[2])
+{
+	close_fd(&p[0]);
+	close_fd(&p[1]);
+}
+
 static int
 make_pipes(int in[2], int out[2], int err[2])
 {
 	in[0] = in[1] = out[0] = out[1] = err[0] = err[1] = -1;
-	if (pipe2(in, O_CLOEXEC) == -1 || pipe2(out, O_CLOEXEC) == -1 ||
-	    pipe2(err, O_CLOEXEC) == -1)
-		return -1;
-	/* Only our ends: the child gets ordinary blocking pipes. */
-	if (set_nonblocking(in[1]) == -1 || set_nonblocking(out[0]) == -1 ||
-	    set_nonblocking(err[0]) == -1)
-		return -1;
-	return 0;
+	return child_pipe(in, 1) == -1 || child_pipe(out, 0) == -1 ||
+	    child_pipe(err, 0) == -1 ? -1 : 0;
 }
 
 static void
 close_pipes(int in[2], int out[2], int err[2])
 {
-	close_fd(&in[0]); close_fd(&in[1]);
-	close_fd(&out[0]); close_fd(&out[1]);
-	close_fd(&err[0]); close_fd(&err[1]);
+	child_pipe_close(in);
+	child_pipe_close(out);
+	child_pipe_close(err);
 }
 
 static struct child *

@@ -15,6 +15,8 @@ void		 children_shutdown(struct server *);
 void		 children_kill_all(struct server *);
 
 void		 child_service(struct server *, struct session *);
+int		 child_pipe(int [2], int);
+void		 child_pipe_close(int [2]);
 int		 child_spawn_fds(const char *, char *const [], char *const [],
 		     const int [3], pid_t *);
 

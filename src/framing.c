@@ -1,4 +1,5 @@
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "framing.h"
@@ -170,4 +171,25 @@ framing_json_line(char *out, const char *stream, const char *data, size_t len)
 	out[o++] = '"';
 	out[o++] = '}';
 	return o;
+}
+
+/*
+ * Grows a line buffer: from 64 KiB, doubling, to max + 2 at most, which is
+ * all framing_next_line ever needs to make progress.
+ */
+int
+framing_grow_line_buffer(char **buf, size_t *cap, size_t max)
+{
+	size_t	 want = *cap == 0 ? LINE_BUFFER_START : *cap * 2;
+	char	*p;
+
+	if (want > max + 2)
+		want = max + 2;
+	if (want < LINE_BUFFER_START)
+		want = LINE_BUFFER_START;
+	if ((p = realloc(*buf, want)) == NULL)
+		return -1;
+	*buf = p;
+	*cap = want;
+	return 0;
 }

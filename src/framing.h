@@ -38,6 +38,8 @@ bool	 framing_next_line(const char *buf, size_t len, size_t max, bool eof,
 void	 framing_put_record(unsigned char *, int, uint32_t);
 void	 framing_get_record(const unsigned char *, int *, uint32_t *);
 
+#define LINE_BUFFER_START	65536
+int	 framing_grow_line_buffer(char **, size_t *, size_t);
 size_t	 framing_json_line(char *, const char *, const char *, size_t);
 
 #endif

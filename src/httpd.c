@@ -678,27 +678,6 @@ on_cgi_in_event(struct bufferevent *bev, short what, void *arg)
 	c->cgi_in = NULL;
 }
 
-static int
-cgi_pipes(int in[2], int out[2])
-{
-	in[0] = in[1] = out[0] = out[1] = -1;
-	if (pipe2(in, O_CLOEXEC) == -1 || pipe2(out, O_CLOEXEC) == -1)
-		return -1;
-	if (fcntl(in[1], F_SETFL, O_NONBLOCK) == -1 ||
-	    fcntl(out[0], F_SETFL, O_NONBLOCK) == -1)
-		return -1;
-	return 0;
-}
-
-static void
-close_pair(int p[2])
-{
-	if (p[0] >= 0)
-		close(p[0]);
-	if (p[1] >= 0)
-		close(p[1]);
-}
-
 static char **
 cgi_env(struct server *srv, const struct http_request *req,
     const char *script_name, const struct client_facts *cf)
@@ -760,9 +739,12 @@ serve_cgi(struct server *srv, int fd, size_t headlen,
 		httpd_error(srv, fd, headlen, 429, "too many processes\n");
 		return true;
 	}
+	in[0] = in[1] = out[0] = out[1] = -1;
 	if ((envp = cgi_env(srv, req, path, cf)) == NULL ||
-	    cgi_pipes(in, out) != 0) {
+	    child_pipe(in, 1) != 0 || child_pipe(out, 0) != 0) {
 		env_free(envp);
+		child_pipe_close(in);
+		child_pipe_close(out);
 		httpd_error(srv, fd, headlen, 500, "cannot run the script\n");
 		return true;
 	}
@@ -773,8 +755,8 @@ serve_cgi(struct server *srv, int fd, size_t headlen,
 	fds[2] = STDERR_FILENO;
 	if ((c = conn_new(srv, fd, headlen)) == NULL) {
 		env_free(envp);
-		close_pair(in);
-		close_pair(out);
+		child_pipe_close(in);
+		child_pipe_close(out);
 		return true;
 	}
 	error = child_spawn_fds(file, argv, envp, fds, &c->pid);

@@ -17,6 +17,7 @@
 #include <event2/event.h>
 
 #include "config.h"
+#include "framing.h"
 #include "local.h"
 #include "log.h"
 #include "server.h"
@@ -52,23 +53,6 @@ local_resume(struct local *l)
 		event_add(l->in_ev, NULL);
 }
 
-static int
-grow(struct local *l, size_t max)
-{
-	size_t	 cap = l->cap == 0 ? CHUNK : l->cap * 2;
-	char	*p;
-
-	if (cap > max + 2)
-		cap = max + 2;
-	if (cap < CHUNK)
-		cap = CHUNK;
-	if ((p = realloc(l->buf, cap)) == NULL)
-		return -1;
-	l->buf = p;
-	l->cap = cap;
-	return 0;
-}
-
 /* Our stdin is what we send: the same framing as a child's stdout. */
 static void
 on_stdin(evutil_socket_t fd, short what, void *arg)
@@ -87,7 +71,8 @@ on_stdin(evutil_socket_t fd, short what, void *arg)
 	if (cfg->binary)
 		n = read(STDIN_FILENO, l->out, sizeof l->out);
 	else {
-		if (l->len == l->cap && grow(l, cfg->max_message) != 0) {
+		if (l->len == l->cap && framing_grow_line_buffer(&l->buf,
+		    &l->cap, cfg->max_message) != 0) {
 			log_error("out of memory for a line");
 			n = 0;
 		} else

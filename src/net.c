@@ -546,8 +546,9 @@ net_client_check_response(struct session *s, struct lws *wsi)
 	    s->half_close ? "agreed" : "not offered by the server");
 }
 
+/* The handshake is done, either way round: the main side may spawn. */
 static void
-net_client_established(struct session *s)
+net_established(struct session *s)
 {
 	s->last_rx = mono_now();
 	session_lock(s);
@@ -589,11 +590,7 @@ net_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 	n = lws_context_user(lws_get_context(wsi));
 	switch (reason) {
 	case LWS_CALLBACK_ESTABLISHED:
-		s->last_rx = mono_now();
-		session_lock(s);
-		s->established = true;
-		session_unlock(s);
-		session_wake_main(s);
+		net_established(s);
 		break;
 	case LWS_CALLBACK_CLIENT_APPEND_HANDSHAKE_HEADER:
 		return net_client_headers(n, wsi, in, len);
@@ -601,7 +598,7 @@ net_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 		net_client_check_response(s, wsi);
 		break;
 	case LWS_CALLBACK_CLIENT_ESTABLISHED:
-		net_client_established(s);
+		net_established(s);
 		break;
 	case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
 		net_client_failed(s, in);
