@@ -116,6 +116,29 @@ framing_put_record(unsigned char *hdr, int opcode, uint32_t len)
 	hdr[4] = (unsigned char)len;
 }
 
+/* Returns the header's length: 2, 4 or 10 bytes. */
+size_t
+framing_frame_header(unsigned char *p, int opcode, bool fin, uint64_t len)
+{
+	int	 i;
+
+	p[0] = (unsigned char)((fin ? 0x80 : 0) | (opcode & 0x0f));
+	if (len < 126) {
+		p[1] = (unsigned char)len;
+		return 2;
+	}
+	if (len < 65536) {
+		p[1] = 126;
+		p[2] = (unsigned char)(len >> 8);
+		p[3] = (unsigned char)len;
+		return 4;
+	}
+	p[1] = 127;
+	for (i = 0; i < 8; i++)
+		p[2 + i] = (unsigned char)(len >> (56 - 8 * i));
+	return FRAME_HDR_MAX;
+}
+
 void
 framing_get_record(const unsigned char *hdr, int *opcode, uint32_t *len)
 {

@@ -38,6 +38,14 @@ bool	 framing_next_line(const char *buf, size_t len, size_t max, bool eof,
 void	 framing_put_record(unsigned char *, int, uint32_t);
 void	 framing_get_record(const unsigned char *, int *, uint32_t *);
 
+/*
+ * The header of a server-to-client WebSocket frame (RFC 6455 5.2: no mask),
+ * so several frames can go out in one send(). opcode is RECORD_TEXT or
+ * RECORD_BINARY for a message's first frame, 0 for a continuation.
+ */
+#define FRAME_HDR_MAX	10
+size_t	 framing_frame_header(unsigned char *, int, bool, uint64_t);
+
 #define LINE_BUFFER_START	65536
 int	 framing_grow_line_buffer(char **, size_t *, size_t);
 size_t	 framing_json_line(char *, const char *, const char *, size_t);

@@ -39,6 +39,11 @@
  */
 #define RX_BUFFER	4096
 #define RX_BUFFER_BULK	65536
+/*
+ * lws hands send() at most this much of one write (else the receive
+ * buffer's size) and keeps the rest back: a whole batch must fit.
+ */
+#define TX_PACKET	(SEND_CHUNK + FRAME_HEADER)
 
 struct net {
 	struct server		*srv;
@@ -47,9 +52,10 @@ struct net {
 	pthread_t		 thread;
 	atomic_bool		 stop;
 	lws_retry_bo_t		 idle_policy;
+	bool			 batch;		/* we frame, see net_write_batch */
 	/* The default, then one per --protocol, then the terminator. */
 	struct lws_protocols	 protocols[CONFIG_MAX_PROTOCOLS + 2];
-	unsigned char		 sendbuf[LWS_PRE + SEND_CHUNK];
+	unsigned char		 sendbuf[LWS_PRE + SEND_CHUNK + FRAME_HEADER];
 };
 
 static time_t	 mono_now(void);
@@ -343,6 +349,85 @@ net_write_one(struct net *n, struct session *s, struct lws *wsi, bool *more_out)
 }
 
 /*
+ * Frames what is queued into buf, headers and all, up to room bytes, and
+ * says whether anything is left. Pieces of a record shorter than FRAME_MIN
+ * are not cut off behind other frames: they wait for the next send.
+ */
+static size_t
+fill_frames(struct net *n, struct session *s, unsigned char *buf,
+    size_t room, bool *more, bool *wake_main)
+{
+	unsigned char	 hdr[RECORD_HDR];
+	uint32_t	 reclen;
+	size_t		 used = 0, len, avail;
+	int		 opcode;
+
+	session_lock(s);
+	while (used + FRAME_HDR_MAX < room) {
+		if (!s->out_active) {
+			if (evbuffer_get_length(s->to_client) < RECORD_HDR)
+				break;
+			evbuffer_remove(s->to_client, hdr, sizeof hdr);
+			framing_get_record(hdr, &opcode, &reclen);
+			s->out_opcode = opcode;
+			s->out_left = reclen;
+			s->out_first = true;
+			s->out_active = true;
+		}
+		avail = room - used - FRAME_HDR_MAX;
+		len = s->out_left < avail ? s->out_left : avail;
+		if (len < s->out_left && len < FRAME_MIN && used > 0)
+			break;
+		used += framing_frame_header(buf + used,
+		    s->out_first ? s->out_opcode : 0, len == s->out_left, len);
+		evbuffer_remove(s->to_client, buf + used, len);
+		used += len;
+		s->out_left -= (uint32_t)len;
+		s->out_first = false;
+		s->out_active = s->out_left > 0;
+	}
+	*more = s->out_active || evbuffer_get_length(s->to_client) > 0 ||
+	    s->output_done;
+	*wake_main = used > 0 && s->stdout_paused &&
+	    evbuffer_get_length(s->to_client) < n->srv->cfg->queue_limit / 2;
+	session_unlock(s);
+	return used;
+}
+
+/*
+ * A server without permessage-deflate frames its messages itself and sends
+ * a burst of them with one send(): lws would make a send() per frame, and
+ * small messages would cost a system call each. Returns -1 to close, 1 when
+ * nothing was queued (closes and shutdowns are net_write_one's), else 0.
+ */
+static int
+net_write_batch(struct net *n, struct session *s, struct lws *wsi)
+{
+	unsigned char	*buf = n->sendbuf + LWS_PRE;
+	size_t		 used;
+	bool		 more, wake_main, stop;
+
+	if (s->close_sent)
+		return 1;
+	session_lock(s);
+	stop = s->shutdown;
+	session_unlock(s);
+	if (stop)
+		return 1;
+	used = fill_frames(n, s, buf, socket_room(wsi) + FRAME_HEADER, &more,
+	    &wake_main);
+	if (wake_main)
+		session_wake_main(s);
+	if (used == 0)
+		return 1;
+	if (lws_write(wsi, buf, used, LWS_WRITE_RAW) < (int)used)
+		return -1;
+	if (more)
+		lws_callback_on_writable(wsi);
+	return 0;
+}
+
+/*
  * Several frames per writable callback while the socket takes them whole:
  * a burst of small messages then costs one trip through lws's poll loop,
  * not one each.
@@ -353,6 +438,8 @@ net_writable(struct net *n, struct session *s, struct lws *wsi)
 	bool	 more = false;
 	int	 i, r;
 
+	if (n->batch && (r = net_write_batch(n, s, wsi)) <= 0)
+		return r;
 	for (i = 0; i < WRITE_BURST; i++) {
 		if ((r = net_write_one(n, s, wsi, &more)) != 0)
 			return r < 0 ? -1 : 0;
@@ -698,11 +785,13 @@ set_protocols(struct net *n, const struct config *cfg)
 	memset(n->protocols, 0, sizeof n->protocols);
 	n->protocols[k].name = PROTOCOL_DEFAULT;
 	n->protocols[k].callback = net_callback;
+	n->protocols[k].tx_packet_size = TX_PACKET;
 	n->protocols[k++].rx_buffer_size = rx;
 	for (i = 0; cfg->connect_url == NULL && i < cfg->nprotocols; i++) {
 		n->protocols[k].name = cfg->protocols[i];
 		n->protocols[k].callback = net_callback;
 		n->protocols[k].rx_buffer_size = rx;
+		n->protocols[k].tx_packet_size = TX_PACKET;
 		n->protocols[k].id = (unsigned)k;
 		k++;
 	}
@@ -806,6 +895,8 @@ net_start(struct server *srv, struct session *client)
 	info.vhost_name = "wsbridge";
 	if (srv->cfg->deflate)
 		info.extensions = deflate_ext;
+	/* A client masks its frames and deflate rewrites them: lws frames. */
+	n->batch = srv->cfg->connect_url == NULL && !srv->cfg->deflate;
 	if (srv->cfg->ping_ms > 0) {
 		/* lws 4.1 counts in whole seconds: round up, never to 0. */
 		n->idle_policy.secs_since_valid_ping =

@@ -632,6 +632,55 @@ test_records(void)
 	CHECK_EQ_INT(len, 0x80000001u);
 }
 
+/* Server frame headers: FIN and opcode, no mask bit, shortest length form. */
+static void
+test_frame_header(void)
+{
+	unsigned char	 h[FRAME_HDR_MAX + 1];
+	size_t		 n;
+
+	memset(h, 0xee, sizeof h);
+	n = framing_frame_header(h, RECORD_TEXT, true, 0);
+	CHECK_EQ_INT(n, 2);
+	CHECK_EQ_INT(h[0], 0x81);
+	CHECK_EQ_INT(h[1], 0x00);
+	CHECK_EQ_INT(h[2], 0xee);
+
+	n = framing_frame_header(h, RECORD_BINARY, true, 125);
+	CHECK_EQ_INT(n, 2);
+	CHECK_EQ_INT(h[0], 0x82);
+	CHECK_EQ_INT(h[1], 125);
+
+	/* 126 is the first length that needs the 16-bit form. */
+	n = framing_frame_header(h, RECORD_TEXT, false, 126);
+	CHECK_EQ_INT(n, 4);
+	CHECK_EQ_INT(h[0], 0x01);
+	CHECK_EQ_INT(h[1], 126);
+	CHECK_EQ_INT(h[2], 0x00);
+	CHECK_EQ_INT(h[3], 126);
+
+	n = framing_frame_header(h, 0, true, 65535);
+	CHECK_EQ_INT(n, 4);
+	CHECK_EQ_INT(h[0], 0x80);
+	CHECK_EQ_INT(h[1], 126);
+	CHECK_EQ_INT(h[2], 0xff);
+	CHECK_EQ_INT(h[3], 0xff);
+
+	/* 65536 is the first that needs the 64-bit form, top bit clear. */
+	memset(h, 0xee, sizeof h);
+	n = framing_frame_header(h, 0, false, 65536);
+	CHECK_EQ_INT(n, 10);
+	CHECK_EQ_INT(h[0], 0x00);
+	CHECK_EQ_INT(h[1], 127);
+	CHECK(memcmp(h + 2, "\x00\x00\x00\x00\x00\x01\x00\x00", 8) == 0);
+	CHECK_EQ_INT(h[10], 0xee);
+
+	n = framing_frame_header(h, RECORD_BINARY, true, 0x0102030405060708ull);
+	CHECK_EQ_INT(n, 10);
+	CHECK_EQ_INT(h[0], 0x82);
+	CHECK(memcmp(h + 2, "\x01\x02\x03\x04\x05\x06\x07\x08", 8) == 0);
+}
+
 int
 main(void)
 {
@@ -644,5 +693,6 @@ main(void)
 	test_lines_stream();
 	test_lines_crlf_at_max();
 	test_records();
+	test_frame_header();
 	return unit_done();
 }
