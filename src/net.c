@@ -404,8 +404,9 @@ static int
 net_write_batch(struct net *n, struct session *s, struct lws *wsi)
 {
 	unsigned char	*buf = n->sendbuf + LWS_PRE;
-	size_t		 used;
+	size_t		 used, room;
 	bool		 more, wake_main, stop;
+	int		 i;
 
 	if (s->close_sent)
 		return 1;
@@ -414,16 +415,22 @@ net_write_batch(struct net *n, struct session *s, struct lws *wsi)
 	session_unlock(s);
 	if (stop)
 		return 1;
-	used = fill_frames(n, s, buf, socket_room(wsi) + FRAME_HEADER, &more,
-	    &wake_main);
-	if (wake_main)
-		session_wake_main(s);
-	if (used == 0)
-		return 1;
-	if (lws_write(wsi, buf, used, LWS_WRITE_RAW) < (int)used)
-		return -1;
-	if (more)
-		lws_callback_on_writable(wsi);
+	/* Bulk output: more batches while the socket has real room. */
+	for (i = 0; i < WRITE_BURST; i++) {
+		if ((room = socket_room(wsi)) <= FRAME_MIN && i > 0)
+			break;
+		used = fill_frames(n, s, buf, room + FRAME_HEADER, &more,
+		    &wake_main);
+		if (wake_main)
+			session_wake_main(s);
+		if (used == 0)
+			return i == 0 ? 1 : 0;
+		if (lws_write(wsi, buf, used, LWS_WRITE_RAW) < (int)used)
+			return -1;
+		if (!more)
+			return 0;
+	}
+	lws_callback_on_writable(wsi);
 	return 0;
 }
 
