@@ -424,7 +424,7 @@ net_write_batch(struct net *n, struct session *s, struct lws *wsi)
 		if (wake_main)
 			session_wake_main(s);
 		if (used == 0)
-			return i == 0 ? 1 : 0;
+			return 1;	/* drained: a close may be due */
 		if (lws_write(wsi, buf, used, LWS_WRITE_RAW) < (int)used)
 			return -1;
 		if (!more)
