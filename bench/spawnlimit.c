@@ -9,6 +9,12 @@
  *     of --size bytes, read the echo back, close stdin, read stdout to EOF,
  *     waitpid. That is the child's share of one wsload `spawn` session.
  *   mode bare: posix_spawn COMMAND with stdio on /dev/null, waitpid.
+ *   mode pipe: no spawning rate at all: one worker, one COMMAND, --rounds
+ *     round trips of one --size line through its stdin and stdout, each
+ *     waited for with poll() as an event loop would. That is the child's
+ *     share of one wsload `latency` round trip; added to wsecho's p50 it
+ *     is the lowest p50 any server that runs a child could reach here.
+ *     Prints scenario=spawnlimit mode=pipe rounds=K p50_us=... p99_us=...
  * COMMAND defaults to `cat`; give another after `--`.
  * --hold-fds N: each worker first opens N extra close-on-exec fds (as a
  *   server holding N/4 sessions would), to show how the spawn cost grows with
@@ -21,6 +27,7 @@
 #endif
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -149,11 +156,97 @@ one_bare(const char *exe, char **argv, posix_spawnattr_t *attr)
 	return 0;
 }
 
+static int
+cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Writes all of msg, then reads until as many bytes came back. */
+static int
+round_trip(int in, int out, const char *msg, size_t len)
+{
+	struct pollfd pfd = { .fd = out, .events = POLLIN };
+	char buf[65536];
+	size_t off = 0, got = 0;
+	ssize_t r;
+
+	while (off < len) {
+		if ((r = write(in, msg + off, len - off)) <= 0) {
+			if (r == -1 && errno == EINTR)
+				continue;
+			return -1;
+		}
+		off += (size_t)r;
+	}
+	while (got < len) {
+		if (poll(&pfd, 1, 5000) != 1)
+			return -1;
+		if ((r = read(out, buf, sizeof(buf))) <= 0) {
+			if (r == -1 && errno == EINTR)
+				continue;
+			return -1;
+		}
+		got += (size_t)r;
+	}
+	return 0;
+}
+
+static int
+pipe_latency(const char *exe, char **argv, const char *msg, size_t len,
+    posix_spawnattr_t *attr, long rounds)
+{
+	const long warmup = 200;
+	int in[2], out[2], st, rc;
+	posix_spawn_file_actions_t fa;
+	double *us, t;
+	pid_t pid;
+	long k;
+
+	if ((us = calloc((size_t)rounds, sizeof *us)) == NULL)
+		die("calloc");
+	if (pipe2(in, O_CLOEXEC) || pipe2(out, O_CLOEXEC))
+		die("pipe2");
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, in[0], 0);
+	posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+	rc = posix_spawn(&pid, exe, &fa, attr, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	close(in[0]);
+	close(out[1]);
+	if (rc != 0) {
+		errno = rc;
+		die("posix_spawn");
+	}
+	for (k = -warmup; k < rounds; k++) {
+		t = now();
+		if (round_trip(in[1], out[0], msg, len) != 0) {
+			fprintf(stderr, "spawnlimit: pipe round trip %ld failed\n",
+			    k);
+			return 1;
+		}
+		if (k >= 0)
+			us[k] = (now() - t) * 1e6;
+	}
+	close(in[1]);
+	close(out[0]);
+	while (waitpid(pid, &st, 0) == -1 && errno == EINTR)
+		;
+	qsort(us, (size_t)rounds, sizeof *us, cmp_double);
+	printf("scenario=spawnlimit mode=pipe rounds=%ld size=%zu p50_us=%.1f "
+	    "p99_us=%.1f\n", rounds, len - 1, us[rounds / 2],
+	    us[rounds * 99 / 100]);
+	free(us);
+	return 0;
+}
+
 static void
 usage(FILE *f)
 {
-	fprintf(f, "usage: spawnlimit [--procs P] [--seconds T] [--mode echo|bare]"
-	    " [--size S] [--hold-fds N] [-- COMMAND ARGS...]\n");
+	fprintf(f, "usage: spawnlimit [--procs P] [--seconds T] [--mode echo|bare|pipe]"
+	    " [--rounds K] [--size S] [--hold-fds N] [-- COMMAND ARGS...]\n");
 }
 
 int
@@ -161,7 +254,8 @@ main(int argc, char **argv)
 {
 	long procs = sysconf(_SC_NPROCESSORS_ONLN), size = 16, i, hold = 0;
 	double seconds = 2.0;
-	int bare = 0, failed = 0;
+	int bare = 0, pipe_mode = 0, failed = 0;
+	long rounds = 2000;
 	char *defcmd[] = { "cat", NULL };
 	char **cmd = defcmd, *exe, *msg;
 	volatile long *counts;
@@ -193,10 +287,14 @@ main(int argc, char **argv)
 			size = atol(argv[++i]);
 		else if (strcmp(a, "--hold-fds") == 0)
 			hold = atol(argv[++i]);
+		else if (strcmp(a, "--rounds") == 0)
+			rounds = atol(argv[++i]);
 		else if (strcmp(a, "--mode") == 0) {
 			i++;
 			if (strcmp(argv[i], "bare") == 0)
 				bare = 1;
+			else if (strcmp(argv[i], "pipe") == 0)
+				pipe_mode = 1;
 			else if (strcmp(argv[i], "echo") != 0) {
 				usage(stderr);
 				return 2;
@@ -207,9 +305,10 @@ main(int argc, char **argv)
 		}
 	}
 	if (procs < 1 || procs > 1024 || seconds <= 0 || seconds > 600 ||
-	    size < 0 || size > 60000 || hold < 0 || hold > 1000000) {
-		fprintf(stderr, "spawnlimit: bad --procs, --seconds, --size or "
-		    "--hold-fds\n");
+	    size < 0 || size > 60000 || hold < 0 || hold > 1000000 ||
+	    rounds < 1 || rounds > 10000000) {
+		fprintf(stderr, "spawnlimit: bad --procs, --seconds, --size, "
+		    "--rounds or --hold-fds\n");
 		return 2;
 	}
 	exe = find_in_path(cmd[0]);
@@ -232,6 +331,9 @@ main(int argc, char **argv)
 	posix_spawnattr_init(&attr);
 	posix_spawnattr_setpgroup(&attr, 0);
 	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
+	if (pipe_mode)
+		return pipe_latency(exe, cmd, msg, (size_t)size + 1, &attr,
+		    rounds);
 
 	for (i = 0; i < procs; i++) {
 		pids[i] = fork();

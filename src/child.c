@@ -1,7 +1,10 @@
 /*
- * The main thread's side of a session: the child process, its three pipes
- * and its kill schedule. A child object outlives its session when the
- * process group lingers, so that nothing it started escapes the schedule.
+ * The main thread's side of a session: the child process, its stdin and
+ * stderr pipes and its kill schedule. Its stdout goes to the network thread
+ * (net.c reads it), so output reaches the socket without a hop between the
+ * threads; that thread reports its EOF in s->stdout_eof. A child object
+ * outlives its session when the process group lingers, so that nothing it
+ * started escapes the schedule.
  *
  * Life cycle: spawned when the handshake completes; the session ends for
  * the child once the leader is reaped and its stdout reached EOF, so every
@@ -34,7 +37,6 @@
 
 /* A client's command runs in our environment; a server's gets the CGI one. */
 extern char **environ;
-#define READ_CHUNK	65536
 #define ERRLINE_MAX	4096
 
 enum kill_stage {
@@ -48,10 +50,9 @@ struct child {
 	struct session		*s;		/* NULL once the session ended */
 	uint64_t		 session_id;
 	pid_t			 pid;		/* also the process group */
-	int			 in_fd, out_fd, err_fd;
-	struct event		*in_ev, *out_ev, *err_ev, *kill_ev;
-	char			*outbuf;	/* line mode: partial line */
-	size_t			 outlen, outcap;
+	int			 in_fd, err_fd;
+	struct event		*in_ev, *err_ev, *kill_ev;
+	bool			 stdout_eof;	/* as the network side said */
 	char			*errbuf;	/* ERRLINE_MAX, once used */
 	size_t			 errlen;
 	bool			 reaped;
@@ -67,7 +68,6 @@ struct children {
 	struct child		*buckets[PID_BUCKETS];
 	TAILQ_HEAD(, child)	 all;
 	unsigned		 count;
-	char			 scratch[READ_CHUNK];
 };
 
 static void	 child_check_done(struct child *);
@@ -222,9 +222,9 @@ child_close_stdin(struct child *c, bool schedule)
 	if (c->in_fd < 0)
 		return;
 	event_del(c->in_ev);
-	close_fd(&c->in_fd);
 	if (s != NULL) {
 		session_lock(s);
+		s->stdin_fd = -1;	/* before close: the network writes it */
 		s->stdin_closed = true;
 		evbuffer_drain(s->to_child, evbuffer_get_length(s->to_child));
 		s->to_child_ready = 0;
@@ -233,6 +233,7 @@ child_close_stdin(struct child *c, bool schedule)
 		if (wake_net)
 			session_wake_net(s);
 	}
+	close_fd(&c->in_fd);
 	if (schedule)
 		start_grace(c);
 }
@@ -256,7 +257,7 @@ on_kill_timer(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	if (c->stage == KILL_NONE) {
-		if (s != NULL && c->out_fd < 0 && !c->reaped) {
+		if (s != NULL && c->stdout_eof && !c->reaped) {
 			session_lock(s);
 			if (!s->client_gone)
 				session_set_close(s, CLOSED_CHILD, 1000,
@@ -274,83 +275,6 @@ on_kill_timer(evutil_socket_t fd, short what, void *arg)
 	signal_group(c, SIGKILL);
 	c->stage = KILL_DONE;
 	child_maybe_free(c);
-}
-
-/* Reads one chunk of stdout: n > 0 data, 0 EOF, -1 nothing now. */
-static ssize_t
-read_stdout(struct child *c, char **data)
-{
-	ssize_t	 n;
-
-	if (c->srv->cfg->binary) {
-		*data = c->srv->children->scratch;
-		n = read(c->out_fd, *data, READ_CHUNK);
-	} else {
-		if (c->outlen == c->outcap && framing_grow_line_buffer(
-		    &c->outbuf, &c->outcap, c->srv->cfg->max_message) != 0) {
-			log_error("session=%llu out of memory for a line",
-			    (unsigned long long)c->session_id);
-			return 0;
-		}
-		*data = c->outbuf + c->outlen;
-		n = read(c->out_fd, *data, c->outcap - c->outlen);
-	}
-	if (n == -1 && errno != EAGAIN && errno != EINTR) {
-		log_error("session=%llu read stdout: %s",
-		    (unsigned long long)c->session_id, strerror(errno));
-		return 0;
-	}
-	return n;
-}
-
-static void
-on_stdout(evutil_socket_t fd, short what, void *arg)
-{
-	struct child	*c = arg;
-	struct session	*s = c->s;
-	char		*data;
-	ssize_t		 n;
-	bool		 was_empty, pause = false, eof;
-
-	(void)fd;
-	(void)what;
-	if ((n = read_stdout(c, &data)) == -1)
-		return;
-	eof = n == 0;
-	if (s != NULL) {
-		session_lock(s);
-		was_empty = evbuffer_get_length(s->to_client) == 0;
-		if (c->srv->cfg->binary) {
-			if (n > 0 && !s->client_gone)
-				session_queue_record(s, RECORD_BINARY, data,
-				    (size_t)n);
-		} else {
-			c->outlen += n > 0 ? (size_t)n : 0;
-			session_queue_lines(s, c->srv->cfg->passstderr ?
-			    "stdout" : NULL, c->outbuf, &c->outlen,
-			    c->srv->cfg->max_message, eof);
-		}
-		if (!eof && !s->client_gone &&
-		    evbuffer_get_length(s->to_client) >= c->srv->cfg->queue_limit)
-			pause = s->stdout_paused = true;
-		if (evbuffer_get_length(s->to_client) == 0)
-			was_empty = false;
-		metrics_queue_level(&c->srv->metrics.to_client_hwm,
-		    evbuffer_get_length(s->to_client));
-		session_unlock(s);
-		if (was_empty)
-			session_wake_net(s);
-	}
-	if (pause)
-		event_del(c->out_ev);
-	if (eof) {
-		event_del(c->out_ev);
-		close_fd(&c->out_fd);
-		/* Nothing more can come: stdin too, then the schedule. */
-		child_close_stdin(c, true);
-		child_check_done(c);
-		child_maybe_free(c);
-	}
 }
 
 /* --passstderr: stderr lines go to the client, as JSON, not to the log. */
@@ -487,7 +411,7 @@ child_check_done(struct child *c)
 	struct session	*s = c->s;
 	char		 reason[64];
 
-	if (!c->reaped || c->out_fd >= 0 || s == NULL)
+	if (!c->reaped || !c->stdout_eof || s == NULL)
 		return;
 	child_close_stdin(c, true);
 	status_close_reason(c->wstatus, reason, sizeof reason);
@@ -505,9 +429,6 @@ child_check_done(struct child *c)
 	session_wake_net(s);
 	c->s = NULL;
 	session_unref(s);
-	free(c->outbuf);
-	c->outbuf = NULL;
-	c->outlen = c->outcap = 0;
 	/* Anything the leader left in its group gets the schedule too. */
 	if (group_alive(c))
 		start_grace(c);
@@ -520,7 +441,7 @@ child_check_done(struct child *c)
 static void
 child_maybe_free(struct child *c)
 {
-	if (c->s != NULL || c->out_fd >= 0 || c->err_fd >= 0 ||
+	if (c->s != NULL || c->err_fd >= 0 ||
 	    c->stage != KILL_DONE || !c->reaped)
 		return;
 	children_remove(c->srv->children, c);
@@ -534,13 +455,10 @@ static void
 child_destroy(struct child *c)
 {
 	event_free(c->in_ev);
-	event_free(c->out_ev);
 	event_free(c->err_ev);
 	event_free(c->kill_ev);
 	close_fd(&c->in_fd);
-	close_fd(&c->out_fd);
 	close_fd(&c->err_fd);
-	free(c->outbuf);
 	free(c->errbuf);
 	free(c);
 }
@@ -560,7 +478,7 @@ children_reap(struct server *srv)
 		c->wstatus = st;
 		log_debug("session=%llu pid %ld ended: status %d",
 		    (unsigned long long)c->session_id, (long)pid, st);
-		if (c->out_fd >= 0)
+		if (!c->stdout_eof)
 			start_grace(c);	/* a group member holds stdout */
 		child_check_done(c);
 		child_maybe_free(c);
@@ -655,8 +573,7 @@ close_pipes(int in[2], int out[2], int err[2])
 }
 
 static struct child *
-child_new(struct server *srv, struct session *s, pid_t pid, int in, int out,
-    int err)
+child_new(struct server *srv, struct session *s, pid_t pid, int in, int err)
 {
 	struct child	*c;
 
@@ -667,18 +584,14 @@ child_new(struct server *srv, struct session *s, pid_t pid, int in, int out,
 	c->session_id = s->id;
 	c->pid = pid;
 	c->in_fd = in;
-	c->out_fd = out;
 	c->err_fd = err;
 	c->in_ev = event_new(srv->base, in, EV_WRITE | EV_PERSIST,
 	    on_stdin_writable, c);
-	c->out_ev = event_new(srv->base, out, EV_READ | EV_PERSIST, on_stdout, c);
 	c->err_ev = event_new(srv->base, err, EV_READ | EV_PERSIST, on_stderr, c);
 	c->kill_ev = evtimer_new(srv->base, on_kill_timer, c);
-	if (c->in_ev == NULL || c->out_ev == NULL || c->err_ev == NULL ||
-	    c->kill_ev == NULL || event_add(c->out_ev, NULL) == -1 ||
+	if (c->in_ev == NULL || c->err_ev == NULL || c->kill_ev == NULL ||
 	    event_add(c->err_ev, NULL) == -1) {
 		if (c->in_ev) event_free(c->in_ev);
-		if (c->out_ev) event_free(c->out_ev);
 		if (c->err_ev) event_free(c->err_ev);
 		if (c->kill_ev) event_free(c->kill_ev);
 		free(c);
@@ -741,7 +654,7 @@ child_spawn(struct server *srv, struct session *s)
 		spawn_failed(srv, s, strerror(error));
 		return;
 	}
-	if ((c = child_new(srv, s, pid, in[1], out[0], err[0])) == NULL) {
+	if ((c = child_new(srv, s, pid, in[1], err[0])) == NULL) {
 		/* It runs, but we cannot watch it: stop it now. */
 		kill(-pid, SIGKILL);
 		close_pipes(in, out, err);
@@ -755,7 +668,10 @@ child_spawn(struct server *srv, struct session *s)
 	s->spawned = true;
 	s->pid = pid;
 	s->child = c;
+	s->stdin_fd = in[1];
+	s->stdout_fd = out[0];		/* the network thread reads it */
 	session_unlock(s);
+	session_wake_net(s);
 	log_info("session=%llu remote=%s path=%s pid=%ld started",
 	    (unsigned long long)s->id, s->remote, s->target, (long)pid);
 	child_service(srv, s);
@@ -793,8 +709,7 @@ void
 child_service(struct server *srv, struct session *s)
 {
 	struct child	*c = s->child;
-	size_t		 limit = srv->cfg->queue_limit;
-	bool		 gone, eof, abnormal, resume, has_input;
+	bool		 gone, eof, abnormal, has_input, stdout_eof;
 
 	if (s->main_done)
 		return;
@@ -808,10 +723,7 @@ child_service(struct server *srv, struct session *s)
 	abnormal = gone && (s->closed_by == CLOSED_NETWORK ||
 	    s->closed_by == CLOSED_PROTOCOL);
 	has_input = s->to_child_ready > 0;
-	resume = s->stdout_paused &&
-	    (gone || evbuffer_get_length(s->to_client) < limit / 2);
-	if (resume)
-		s->stdout_paused = false;
+	stdout_eof = s->stdout_eof;
 	session_unlock(s);
 	if (abnormal && !c->hup_sent) {
 		c->hup_sent = true;
@@ -839,8 +751,13 @@ child_service(struct server *srv, struct session *s)
 	 */
 	if (gone)
 		start_grace(c);
-	if (resume && c->out_fd >= 0)
-		event_add(c->out_ev, NULL);
+	if (stdout_eof && !c->stdout_eof) {
+		c->stdout_eof = true;
+		/* Nothing more can come: stdin too, then the schedule. */
+		child_close_stdin(c, true);
+		child_check_done(c);
+		child_maybe_free(c);	/* c may be gone now */
+	}
 }
 
 /* The server is stopping: every child gets EOF, then the schedule. */

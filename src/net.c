@@ -3,6 +3,10 @@
  * libevent's loop, so it runs its own; the main thread hands it sockets and
  * session work through the hub and wakes it with lws_cancel_service(), the
  * one lws call made from outside this thread.
+ *
+ * It also reads each child's stdout (adopted as an lws raw file): output
+ * then goes from the pipe to the socket on one thread, with no wake-up of
+ * the main thread in between.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -12,6 +16,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <unistd.h>
 #include <linux/sockios.h>
 
 #include <event2/buffer.h>
@@ -32,6 +37,9 @@
 /* lws 4.1 still frames a close for lws_write(), but no longer names it. */
 #define WRITE_CLOSE	((enum lws_write_protocol)4)
 #define BINARY_BATCH	65536	/* binary input handed over in pieces this big */
+#define READ_CHUNK	65536	/* --binary: one read of stdout, one message */
+#define DRAIN_READS	32	/* a full pipe (1 MiB at most) and its EOF */
+#define PROTOCOL_DEFAULT	"wsbridge"
 /*
  * lws allocates this per connection: small keeps idle sessions light, and
  * larger messages simply arrive in more pieces. --binary is for bulk data,
@@ -53,9 +61,11 @@ struct net {
 	atomic_bool		 stop;
 	lws_retry_bo_t		 idle_policy;
 	bool			 batch;		/* we frame, see net_write_batch */
+	TAILQ_HEAD(, session)	 flush_q;	/* input for stdin, this round */
 	/* The default, then one per --protocol, then the terminator. */
 	struct lws_protocols	 protocols[CONFIG_MAX_PROTOCOLS + 2];
 	unsigned char		 sendbuf[LWS_PRE + SEND_CHUNK + FRAME_HEADER];
+	char			 readbuf[READ_CHUNK];
 };
 
 static time_t	 mono_now(void);
@@ -82,17 +92,80 @@ net_adopt(struct net *n, struct session *s)
 	lws_set_opaque_user_data(wsi, s);
 }
 
+/* Tells the main side that nothing more comes from the child's stdout. */
+static void
+net_stdout_ended(struct session *s)
+{
+	session_lock(s);
+	s->stdout_eof = true;
+	session_unlock(s);
+	session_wake_main(s);
+}
+
+/*
+ * The child's stdout joins lws's poll loop as a raw file, bound to our
+ * protocol; net_callback tells it from the socket by s->out_wsi. It holds
+ * a reference of its own: it may outlive the socket, reading (and
+ * dropping) output until EOF, which is what ends the session for main.
+ */
+static void
+net_adopt_stdout(struct net *n, struct session *s, int fd)
+{
+	lws_sock_file_fd_type	 desc;
+	struct lws		*wsi;
+
+	desc.filefd = fd;
+	wsi = lws_adopt_descriptor_vhost(n->vh, LWS_ADOPT_RAW_FILE_DESC, desc,
+	    PROTOCOL_DEFAULT, NULL);
+	if (wsi == NULL) {
+		/* lws closes only sockets it could not adopt. */
+		log_error("session=%llu lws could not adopt the child's stdout",
+		    (unsigned long long)s->id);
+		close(fd);
+		net_stdout_ended(s);
+		return;
+	}
+	session_ref(s);
+	s->out_wsi = wsi;
+	lws_set_opaque_user_data(wsi, s);
+}
+
+/* Reads stdout again once the queue to the client is below half. */
+static void
+net_resume_stdout(struct net *n, struct session *s)
+{
+	bool	 resume;
+
+	if (!s->out_paused || s->out_wsi == NULL)
+		return;
+	session_lock(s);
+	resume = s->client_gone || evbuffer_get_length(s->to_client) <
+	    n->srv->cfg->queue_limit / 2;
+	session_unlock(s);
+	if (resume) {
+		s->out_paused = false;
+		lws_rx_flow_control(s->out_wsi, 1);
+	}
+}
+
 /* Work the main side asked for: output to send, room for input, a stop. */
 static void
 net_service(struct net *n, struct session *s)
 {
 	size_t	 limit = n->srv->cfg->queue_limit;
 	bool	 writable, abandon, resume = false;
+	int	 out_fd;
 
 	if (s->fd >= 0) {
 		net_adopt(n, s);
 		return;
 	}
+	session_lock(s);
+	out_fd = s->stdout_fd;
+	s->stdout_fd = -1;
+	session_unlock(s);
+	if (out_fd >= 0)
+		net_adopt_stdout(n, s, out_fd);
 	if (s->wsi == NULL)
 		return;
 	session_lock(s);
@@ -142,14 +215,103 @@ protocol_error(struct session *s, struct lws *wsi, uint16_t code,
 	return -1;
 }
 
+/*
+ * One read of the child's stdout: in line mode its complete lines become
+ * messages, with --binary the read is one message. Returns 1 after data,
+ * 0 when there is none now, -1 at EOF. While lws closes the pipe
+ * (closing), "none now" is the end too, and a partial line goes out.
+ */
+static int
+net_read_stdout(struct net *n, struct session *s, int fd, bool closing)
+{
+	const struct config	*cfg = n->srv->cfg;
+	char			*data;
+	size_t			 queued, room;
+	ssize_t			 r;
+	bool			 eof;
+
+	if (cfg->binary) {
+		data = n->readbuf;
+		room = sizeof n->readbuf;
+	} else {
+		if (s->out_linelen == s->out_linecap &&
+		    framing_grow_line_buffer(&s->out_line, &s->out_linecap,
+		    cfg->max_message) != 0) {
+			log_error("session=%llu out of memory for a line",
+			    (unsigned long long)s->id);
+			closing = true;		/* what is buffered goes out */
+			r = 0;
+			goto queue;
+		}
+		data = s->out_line + s->out_linelen;
+		room = s->out_linecap - s->out_linelen;
+	}
+	r = read(fd, data, room);
+	if (r == -1 && (errno == EAGAIN || errno == EINTR) && !closing)
+		return 0;
+	if (r == -1 && errno != EAGAIN && errno != EINTR)
+		log_error("session=%llu read stdout: %s",
+		    (unsigned long long)s->id, strerror(errno));
+queue:
+	eof = r <= 0;
+	session_lock(s);
+	if (!cfg->binary) {
+		s->out_linelen += r > 0 ? (size_t)r : 0;
+		session_queue_lines(s, cfg->passstderr ? "stdout" : NULL,
+		    s->out_line, &s->out_linelen, cfg->max_message, eof);
+	} else if (r > 0 && !s->client_gone)
+		session_queue_record(s, RECORD_BINARY, data, (size_t)r);
+	queued = evbuffer_get_length(s->to_client);
+	metrics_queue_level(&n->srv->metrics.to_client_hwm, queued);
+	if (!eof && !closing && !s->client_gone && queued >= cfg->queue_limit)
+		s->out_paused = true;
+	session_unlock(s);
+	if (s->out_paused && s->out_wsi != NULL)
+		lws_rx_flow_control(s->out_wsi, 0);	/* the child blocks */
+	if (queued > 0 && s->wsi != NULL)
+		lws_callback_on_writable(s->wsi);
+	return eof ? -1 : 1;
+}
+
+/* lws's events for a child's stdout. */
+static int
+net_stdout_event(struct net *n, struct session *s, struct lws *wsi,
+    enum lws_callback_reasons reason)
+{
+	int	 i, fd = lws_get_socket_fd(wsi);
+
+	switch (reason) {
+	case LWS_CALLBACK_RAW_RX_FILE:
+		return net_read_stdout(n, s, fd, false) < 0 ? -1 : 0;
+	case LWS_CALLBACK_RAW_CLOSE_FILE:
+		/*
+		 * lws closes a pipe on POLLHUP even with data left in it (and
+		 * on our EOF, and when it stops): what is there still goes out.
+		 * The writer is gone, so this ends within the pipe's size.
+		 */
+		for (i = 0; i < DRAIN_READS; i++)
+			if (net_read_stdout(n, s, fd, true) < 0)
+				break;
+		break;
+	case LWS_CALLBACK_WSI_DESTROY:
+		lws_set_opaque_user_data(wsi, NULL);
+		s->out_wsi = NULL;
+		net_stdout_ended(s);
+		session_unref(s);
+		break;
+	default:
+		break;
+	}
+	return 0;
+}
+
 /* A piece of a client message: queue it for stdin once it is whole. */
 static int
 net_receive(struct net *n, struct session *s, struct lws *wsi,
     const void *in, size_t len)
 {
 	const struct config	*cfg = n->srv->cfg;
-	bool			 final, bad_utf8, wake = false, pause = false;
-	size_t			 before;
+	bool			 final, bad_utf8, flush = false, pause = false;
 
 	if (s->close_sent)
 		return 0;	/* we said goodbye: read to the peer's close */
@@ -172,7 +334,6 @@ net_receive(struct net *n, struct session *s, struct lws *wsi,
 		    protocol_error(s, wsi, 1009, "message too big");
 	}
 	if (!s->stdin_closed) {
-		before = s->to_child_ready;
 		evbuffer_add(s->to_child, in, len);
 		if (final && !cfg->binary)
 			evbuffer_add(s->to_child, "\n", 1);
@@ -184,7 +345,7 @@ net_receive(struct net *n, struct session *s, struct lws *wsi,
 		if (final || (cfg->binary && evbuffer_get_length(s->to_child) -
 		    s->to_child_ready >= BINARY_BATCH))
 			s->to_child_ready = evbuffer_get_length(s->to_child);
-		wake = before == 0 && s->to_child_ready > 0;
+		flush = s->to_child_ready > 0;
 		if (s->to_child_ready >= cfg->queue_limit && !s->rx_paused)
 			pause = s->rx_paused = true;
 		metrics_queue_level(&n->srv->metrics.to_child_hwm,
@@ -198,9 +359,55 @@ net_receive(struct net *n, struct session *s, struct lws *wsi,
 	session_unlock(s);
 	if (pause)
 		lws_rx_flow_control(wsi, 0);
-	if (wake)
-		session_wake_main(s);
+	if (flush && !s->on_flush) {
+		session_ref(s);
+		s->on_flush = true;
+		TAILQ_INSERT_TAIL(&n->flush_q, s, flush_entry);
+	}
 	return 0;
+}
+
+/*
+ * Input that arrived in one round of lws's loop goes to the children at
+ * its end: one writev per session per round however many messages came,
+ * and no wake-up of the main thread. A full or broken pipe is main's
+ * business (it waits for EV_WRITE, or closes stdin), so only then is it
+ * woken. Main writes stdin too, for what was queued before the child
+ * existed and after a full pipe; both write under the session's lock,
+ * and main sets s->stdin_fd to -1 before it closes the pipe.
+ */
+static void
+net_flush_stdin(struct net *n)
+{
+	struct session	*s;
+	size_t		 limit = n->srv->cfg->queue_limit;
+	bool		 wake_main, resume;
+	int		 w;
+
+	while ((s = TAILQ_FIRST(&n->flush_q)) != NULL) {
+		TAILQ_REMOVE(&n->flush_q, s, flush_entry);
+		s->on_flush = false;
+		resume = false;
+		session_lock(s);
+		/* No pipe (yet): main writes it, or local.c our stdout. */
+		wake_main = s->stdin_fd < 0;
+		if (s->stdin_fd >= 0 && s->to_child_ready > 0) {
+			w = evbuffer_write_atmost(s->to_child, s->stdin_fd,
+			    (ev_ssize_t)s->to_child_ready);
+			if (w > 0)
+				s->to_child_ready -= (size_t)w;
+			wake_main = s->to_child_ready > 0;
+			resume = s->rx_paused && s->to_child_ready < limit / 2;
+			if (resume)
+				s->rx_paused = false;
+		}
+		session_unlock(s);
+		if (resume && s->wsi != NULL)
+			lws_rx_flow_control(s->wsi, 1);
+		if (wake_main)
+			session_wake_main(s);
+		session_unref(s);
+	}
 }
 
 /*
@@ -440,7 +647,7 @@ net_write_batch(struct net *n, struct session *s, struct lws *wsi)
  * not one each.
  */
 static int
-net_writable(struct net *n, struct session *s, struct lws *wsi)
+net_send_queued(struct net *n, struct session *s, struct lws *wsi)
 {
 	bool	 more = false;
 	int	 i, r;
@@ -457,6 +664,15 @@ net_writable(struct net *n, struct session *s, struct lws *wsi)
 	}
 	lws_callback_on_writable(wsi);
 	return 0;
+}
+
+static int
+net_writable(struct net *n, struct session *s, struct lws *wsi)
+{
+	int	 r = net_send_queued(n, s, wsi);
+
+	net_resume_stdout(n, s);
+	return r;
 }
 
 /* RFC 6455 7.4: codes a peer may put in a close frame. */
@@ -599,6 +815,7 @@ net_gone(struct net *n, struct session *s)
 	s->client_gone = true;
 	session_unlock(s);
 	s->wsi = NULL;
+	net_resume_stdout(n, s);	/* read on, to drop, until EOF */
 	if (!was_gone)
 		session_wake_main(s);
 }
@@ -682,6 +899,8 @@ net_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 	if ((s = lws_get_opaque_user_data(wsi)) == NULL)
 		return 0;
 	n = lws_context_user(lws_get_context(wsi));
+	if (wsi == s->out_wsi)
+		return net_stdout_event(n, s, wsi, reason);
 	switch (reason) {
 	case LWS_CALLBACK_ESTABLISHED:
 		net_established(s);
@@ -744,8 +963,6 @@ static const struct lws_extension deflate_ext[] = {
 	{ NULL, NULL, NULL },
 };
 
-#define PROTOCOL_DEFAULT	"wsbridge"
-
 static void
 lws_log_emit(int level, const char *line)
 {
@@ -767,7 +984,9 @@ net_run(void *arg)
 			log_error("lws service loop failed");
 			break;
 		}
+		net_flush_stdin(n);
 	}
+	net_flush_stdin(n);	/* lets go of the sessions it holds */
 	return NULL;
 }
 
@@ -876,6 +1095,7 @@ net_start(struct server *srv, struct session *client)
 		return -1;
 	}
 	n->srv = srv;
+	TAILQ_INIT(&n->flush_q);
 	lws_set_log_level(log_enabled(LL_DEBUG) ? LLL_ERR | LLL_WARN : 0,
 	    lws_log_emit);
 	memset(&info, 0, sizeof info);

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <event2/buffer.h>
 
@@ -138,6 +139,8 @@ session_create(struct server *srv)
 	}
 	s->to_child = evbuffer_new();
 	s->to_client = evbuffer_new();
+	s->stdin_fd = -1;
+	s->stdout_fd = -1;
 	if (s->to_child == NULL || s->to_client == NULL) {
 		if (s->to_child != NULL)
 			evbuffer_free(s->to_child);
@@ -284,6 +287,9 @@ session_free(struct session *s)
 	pthread_mutex_unlock(&hub->lock);
 	evbuffer_free(s->to_child);
 	evbuffer_free(s->to_client);
+	free(s->out_line);
+	if (s->stdout_fd >= 0)
+		close(s->stdout_fd);	/* spawned, but never adopted */
 	env_free(s->envp);
 	free(s->script_path);
 	free(s->target);

@@ -64,12 +64,15 @@ struct session {
 	bool			 client_gone;	/* socket closed */
 	bool			 client_eof;	/* half-closed: no more input */
 	bool			 rx_paused;	/* socket reads stopped */
-	bool			 stdout_paused;	/* child reads stopped */
+	bool			 stdout_paused;	/* client mode: stdin reads stopped */
 	bool			 stdin_closed;	/* nothing more reaches it */
 	bool			 output_done;	/* close once queue is sent */
 	bool			 shutdown;	/* server stopping: 1001 */
 	bool			 spawned;
 	bool			 exited;
+	int			 stdin_fd;	/* either side writes it, see net.c */
+	int			 stdout_fd;	/* main hands it to the network */
+	bool			 stdout_eof;	/* the network read it to the end */
 	int			 wstatus;
 	pid_t			 pid;
 	enum closed_by		 closed_by;
@@ -91,6 +94,12 @@ struct session {
 	time_t			 last_rx;	/* for telling ping timeouts */
 	bool			 eof_sent;	/* client: half-close pong sent */
 	bool			 close_sent;	/* our close frame is out */
+	struct lws		*out_wsi;	/* the child's stdout, adopted */
+	bool			 out_paused;	/* to_client full: not read */
+	char			*out_line;	/* line mode: partial line */
+	size_t			 out_linelen, out_linecap;
+	TAILQ_ENTRY(session)	 flush_entry;	/* input to write to stdin */
+	bool			 on_flush;
 
 	/* Main thread only. */
 	struct child		*child;
