@@ -69,6 +69,8 @@ struct net {
 };
 
 static time_t	 mono_now(void);
+static void	 net_send_now(struct net *, struct session *);
+static int	 net_writable(struct net *, struct session *, struct lws *);
 
 static void
 net_adopt(struct net *n, struct session *s)
@@ -269,8 +271,26 @@ queue:
 	if (s->out_paused && s->out_wsi != NULL)
 		lws_rx_flow_control(s->out_wsi, 0);	/* the child blocks */
 	if (queued > 0 && s->wsi != NULL)
-		lws_callback_on_writable(s->wsi);
+		net_send_now(n, s);
 	return eof ? -1 : 1;
+}
+
+/*
+ * Output goes out as soon as it is read rather than after one more round
+ * of lws's loop: a server that frames its own messages writes whole frames,
+ * cut to the socket's room, so any moment will do (net_write_batch). Else,
+ * and once the peer has sent its close, it waits for the writable callback.
+ */
+static void
+net_send_now(struct net *n, struct session *s)
+{
+	if (!n->batch || s->peer_closed || s->close_sent) {
+		lws_callback_on_writable(s->wsi);
+		return;
+	}
+	if (net_writable(n, s, s->wsi) < 0)
+		lws_set_timeout(s->wsi, PENDING_TIMEOUT_CLOSE_SEND,
+		    LWS_TO_KILL_ASYNC);
 }
 
 /* lws's events for a child's stdout. */
@@ -716,6 +736,7 @@ net_peer_close(struct session *s, struct lws *wsi, const unsigned char *in,
 	session_lock(s);
 	session_set_final_close(s, CLOSED_CLIENT, code, reason);
 	session_unlock(s);
+	s->peer_closed = true;	/* lws echoes it: nothing may follow */
 	return 0;
 }
 

@@ -94,6 +94,7 @@ struct session {
 	time_t			 last_rx;	/* for telling ping timeouts */
 	bool			 eof_sent;	/* client: half-close pong sent */
 	bool			 close_sent;	/* our close frame is out */
+	bool			 peer_closed;	/* the client's close came */
 	struct lws		*out_wsi;	/* the child's stdout, adopted */
 	bool			 out_paused;	/* to_client full: not read */
 	char			*out_line;	/* line mode: partial line */
