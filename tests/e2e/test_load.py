@@ -1,11 +1,12 @@
 """Many sessions: all served, no zombies, no leaked fds."""
 
 import asyncio
+import resource
 
 import websockets
 
-from conftest import (IO_TIMEOUT, children_of, fd_count, recv, run,
-                      wait_until, zombies_of)
+from conftest import (IO_TIMEOUT, children_of, close_of, fd_count, recv,
+                      recv_until_closed, run, wait_until, zombies_of)
 
 
 async def open_session(url):
@@ -90,3 +91,27 @@ def test_no_zombies_no_fd_leak_after_500_sessions(wsbridge):
         f"fds: baseline {baseline}, now {fd_count(srv.pid)}"
     # And it still works.
     run(sessions(total, 1))
+
+
+def test_fd_limit_capped_for_lws_tables(wsbridge):
+    """lws walks a table as big as the fd limit at every close: wsbridge
+    holds its soft limit to 65536 (Docker's default is 1048576), and its
+    children inherit that, with the hard limit untouched. Below the cap
+    (as on most machines) nothing changes."""
+    cap = 65536
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want_soft = cap if soft == resource.RLIM_INFINITY else min(soft, cap)
+    srv = wsbridge("/bin/sh", "-c", "ulimit -Sn; ulimit -Hn")
+
+    async def go():
+        async with websockets.connect(srv.url("/")) as ws:
+            msgs, exc = await recv_until_closed(ws)
+        return msgs, close_of(exc)
+    msgs, close = run(go())
+    assert close[0] == 1000, close
+    shown = [str(want_soft),
+             "unlimited" if hard == resource.RLIM_INFINITY else str(hard)]
+    assert msgs == shown, (msgs, shown)
+    with open(f"/proc/{srv.pid}/limits") as f:
+        line = next(x for x in f if x.startswith("Max open files"))
+    assert line.split()[3] == str(want_soft), line
