@@ -279,7 +279,8 @@ queue:
 	session_unlock(s);
 	if (s->out_paused && s->out_wsi != NULL)
 		lws_rx_flow_control(s->out_wsi, 0);	/* the child blocks */
-	if (queued > 0 && s->wsi != NULL)
+	/* At the stop lws closes everything: nothing is sent any more. */
+	if (queued > 0 && s->wsi != NULL && !atomic_load(&n->stop))
 		net_send_now(n, s);
 	return eof ? -1 : 1;
 }
