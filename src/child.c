@@ -572,6 +572,30 @@ close_pipes(int in[2], int out[2], int err[2])
 	child_pipe_close(err);
 }
 
+/*
+ * A child's three pipes, made before its upgrade is accepted: a server out
+ * of file descriptors then answers 503, rather than 1011 after the
+ * handshake. On failure nothing stays open and errno says why.
+ */
+int
+child_make_pipes(int fds[CHILD_PIPE_FDS])
+{
+	int	 error;
+
+	if (make_pipes(fds, fds + 2, fds + 4) == 0)
+		return 0;
+	error = errno;
+	close_pipes(fds, fds + 2, fds + 4);
+	errno = error;
+	return -1;
+}
+
+void
+child_close_pipes(int fds[CHILD_PIPE_FDS])
+{
+	close_pipes(fds, fds + 2, fds + 4);
+}
+
 static struct child *
 child_new(struct server *srv, struct session *s, pid_t pid, int in, int err)
 {
@@ -633,7 +657,13 @@ child_spawn(struct server *srv, struct session *s)
 	int		 in[2], out[2], err[2], fds[3], error;
 	pid_t		 pid;
 
-	if (make_pipes(in, out, err) == -1) {
+	if (s->pipes[0] >= 0) {
+		/* Made when the upgrade was accepted (listener.c). */
+		memcpy(in, s->pipes, sizeof in);
+		memcpy(out, s->pipes + 2, sizeof out);
+		memcpy(err, s->pipes + 4, sizeof err);
+		memset(s->pipes, -1, sizeof s->pipes);
+	} else if (make_pipes(in, out, err) == -1) {
 		error = errno;
 		close_pipes(in, out, err);
 		spawn_failed(srv, s, strerror(error));

@@ -22,6 +22,7 @@
 
 #include <event2/event.h>
 
+#include "child.h"
 #include "config.h"
 #include "env.h"
 #include "http.h"
@@ -58,6 +59,7 @@ struct pending {
 	bool			 resolving;
 	bool			 cancelled;	/* freed while resolving */
 	struct http_request	 req;
+	int			 pipes[CHILD_PIPE_FDS]; /* the child's */
 	char			*script;
 	size_t			 prefix;
 	char			 remote_host[256];
@@ -128,6 +130,7 @@ pending_free(struct pending *p, bool close_fd)
 {
 	struct listeners	*ls = p->srv->listeners;
 
+	child_close_pipes(p->pipes);	/* unless a session took them */
 	if (p->cancelled) {
 		/* Already off the list; the lookup's answer frees it. */
 		free(p->script);
@@ -294,6 +297,8 @@ pending_hand_over(struct pending *p, const struct http_request *req,
 		return;
 	}
 	s->fd = p->fd;
+	memcpy(s->pipes, p->pipes, sizeof s->pipes);
+	memset(p->pipes, -1, sizeof p->pipes);
 	pending_free(p, false);
 	srv->forks++;	/* until its child is gone, or it never spawns */
 	s->holds_fork = true;
@@ -433,7 +438,7 @@ route_request(struct pending *p, struct http_request *req, size_t headlen)
 	const char	*why;
 	char		 script[4096];
 	size_t		 prefix = 0;
-	int		 code, fd = p->fd;
+	int		 code, error, fd = p->fd;
 	struct client_facts cf;
 
 	client_facts(p, req, &cf);
@@ -454,6 +459,16 @@ route_request(struct pending *p, struct http_request *req, size_t headlen)
 		log_access("refused remote=%s path=%s status=%d",
 		    cf.remote, req->target, code);
 		reply_error(p, headlen, code, why);
+		return;
+	}
+	if (child_make_pipes(p->pipes) == -1) {
+		error = errno;
+		log_error("remote=%s path=%s cannot make the child's pipes: %s",
+		    cf.remote, req->target, strerror(error));
+		log_access("refused remote=%s path=%s status=503",
+		    cf.remote, req->target);
+		reply_error(p, headlen, 503, error == EMFILE ||
+		    error == ENFILE ? "out of file descriptors\n" : NULL);
 		return;
 	}
 	if (srv->cfg->reverselookup && p->peer.ss_family != AF_UNIX) {
@@ -515,6 +530,7 @@ pending_start(struct server *srv, int fd, const struct sockaddr_storage *ss,
 	}
 	p->srv = srv;
 	p->fd = fd;
+	memset(p->pipes, -1, sizeof p->pipes);
 	p->redirect = redirect;
 	p->peer = *ss;
 	p->local = *local;

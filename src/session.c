@@ -141,6 +141,7 @@ session_create(struct server *srv)
 	s->to_client = evbuffer_new();
 	s->stdin_fd = -1;
 	s->stdout_fd = -1;
+	memset(s->pipes, -1, sizeof s->pipes);
 	if (s->to_child == NULL || s->to_client == NULL) {
 		if (s->to_child != NULL)
 			evbuffer_free(s->to_child);
@@ -276,6 +277,7 @@ static void
 session_free(struct session *s)
 {
 	struct hub	*hub = s->srv->hub;
+	size_t		 i;
 	bool		 last;
 
 	session_log_end(s);
@@ -290,6 +292,9 @@ session_free(struct session *s)
 	free(s->out_line);
 	if (s->stdout_fd >= 0)
 		close(s->stdout_fd);	/* spawned, but never adopted */
+	for (i = 0; i < sizeof s->pipes / sizeof s->pipes[0]; i++)
+		if (s->pipes[i] >= 0)
+			close(s->pipes[i]);	/* the child never ran */
 	env_free(s->envp);
 	free(s->script_path);
 	free(s->target);

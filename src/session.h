@@ -103,6 +103,7 @@ struct session {
 	bool			 on_flush;
 
 	/* Main thread only. */
+	int			 pipes[6];	/* child_make_pipes', unused yet */
 	struct child		*child;
 	bool			 main_done;	/* main's reference dropped */
 	bool			 holds_fork;	/* counts against --maxforks */

@@ -12,6 +12,7 @@ Test modules import the helpers below with `from conftest import ...`.
 import asyncio
 import os
 import re
+import resource
 import signal
 import socket
 import struct
@@ -167,7 +168,8 @@ class Markers:
 
 
 class Server:
-    def __init__(self, tmp_path, args, env=None, base_args=None, name="wsbridge"):
+    def __init__(self, tmp_path, args, env=None, base_args=None, name="wsbridge",
+                 nofile=None):
         self.tmp_path = Path(tmp_path)
         self.log_path = self.tmp_path / f"{name}.log"
         self.out_path = self.tmp_path / f"{name}.out"
@@ -175,6 +177,7 @@ class Server:
             base_args = ["--port=0", "--address=127.0.0.1"]
         self.argv = [WSBRIDGE] + list(base_args) + list(args)
         self.env = env
+        self.nofile = nofile        # RLIMIT_NOFILE for the server, if set
         self.proc = None
         self.port = None
         self.returncode = None
@@ -185,9 +188,15 @@ class Server:
             pytest.fail(f"wsbridge binary not found or not executable: {WSBRIDGE}")
         self._log = open(self.log_path, "wb")
         self._out = open(self.out_path, "wb")
+        limit = self.nofile
+
+        def set_limits():
+            if limit is not None:
+                resource.setrlimit(resource.RLIMIT_NOFILE, (limit, limit))
         self.proc = subprocess.Popen(
             self.argv, stdin=subprocess.DEVNULL, stdout=self._out,
-            stderr=self._log, env=self.env, start_new_session=True)
+            stderr=self._log, env=self.env, start_new_session=True,
+            preexec_fn=set_limits)
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
             m = LISTEN_RE.search(self.log_text())
@@ -290,7 +299,8 @@ def wsbridge(tmp_path, markers):
     """
     servers = []
 
-    def start(*args, env=None, passenv=None, base_args=None, name=None):
+    def start(*args, env=None, passenv=None, base_args=None, name=None,
+              nofile=None):
         full_env = dict(os.environ)
         full_env["MARKER_DIR"] = str(markers.path)
         if env:
@@ -305,7 +315,7 @@ def wsbridge(tmp_path, markers):
         elif not has_passenv:
             args = ["--passenv=PATH,MARKER_DIR"] + args
         srv = Server(tmp_path, args, env=full_env, base_args=base_args,
-                     name=name or f"wsbridge{len(servers)}")
+                     name=name or f"wsbridge{len(servers)}", nofile=nofile)
         servers.append(srv)
         return srv.start()
 

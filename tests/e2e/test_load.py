@@ -115,3 +115,48 @@ def test_fd_limit_capped_for_lws_tables(wsbridge):
     with open(f"/proc/{srv.pid}/limits") as f:
         line = next(x for x in f if x.startswith("Max open files"))
     assert line.split()[3] == str(want_soft), line
+
+
+def test_out_of_fds_refuses_upgrade_with_503(wsbridge):
+    """With the fd limit reached, a new upgrade gets 503 before the
+    handshake (its pipes are made first), the sessions already open go on,
+    and once they end new sessions are served again."""
+    srv = wsbridge("/bin/cat", nofile=48)
+
+    async def go():
+        held, status = [], None
+        try:
+            for i in range(40):     # 48 fds: well under 40 sessions fit
+                try:
+                    ws = await websockets.connect(srv.url(f"/h{i}"),
+                                                  open_timeout=10)
+                except websockets.exceptions.InvalidStatusCode as exc:
+                    status = exc.status_code
+                    break
+                held.append(ws)
+                await ws.send(f"x{i}")
+                assert await recv(ws) == f"x{i}"
+            # Every session opened before the refusal still works.
+            for i, ws in enumerate(held):
+                await ws.send(f"again{i}")
+                assert await recv(ws) == f"again{i}"
+            return len(held), status
+        finally:
+            for ws in held:
+                await ws.close()
+    n, status = run(go())
+    assert status == 503, status
+    assert n >= 3, n
+    log = srv.log_text()
+    assert "cannot make the child's pipes" in log, log[-2000:]
+    assert "status=503" in log
+    assert "1011" not in log
+    # The held sessions are gone: their fds are back, so this is served.
+    srv.wait_access(n, timeout=IO_TIMEOUT)
+    assert run(echo_once(srv, "after")) == "after"
+
+
+async def echo_once(srv, text):
+    async with websockets.connect(srv.url("/after")) as ws:
+        await ws.send(text)
+        return await recv(ws)
