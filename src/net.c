@@ -4,9 +4,12 @@
  * session work through the hub and wakes it with lws_cancel_service(), the
  * one lws call made from outside this thread.
  *
- * It also reads each child's stdout (adopted as an lws raw file): output
- * then goes from the pipe to the socket on one thread, with no wake-up of
- * the main thread in between.
+ * It also reads each child's stdout: output then goes from the pipe to the
+ * socket on one thread, with no wake-up of the main thread in between. The
+ * pipes sit in an epoll set of our own, and only that set's fd is in lws's
+ * loop (one raw file wsi): a wsi per pipe would cost an lws adoption, a
+ * wake-up of lws's loop and, at its close, a walk of lws's fd table (see
+ * LWS_FD_CAP) for every session.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -14,6 +17,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -40,6 +44,7 @@
 #define BINARY_BATCH	65536	/* binary input handed over in pieces this big */
 #define READ_CHUNK	65536	/* --binary: one read of stdout, one message */
 #define DRAIN_READS	32	/* a full pipe (1 MiB at most) and its EOF */
+#define POLL_EVENTS	64	/* stdout pipes served per epoll_wait */
 /*
  * lws 4.1 sizes its fd tables from RLIMIT_NOFILE and walks the whole
  * table each time it closes a connection (measured here: 14% of the
@@ -71,6 +76,9 @@ struct net {
 	lws_retry_bo_t		 idle_policy;
 	bool			 batch;		/* we frame, see net_write_batch */
 	TAILQ_HEAD(, session)	 flush_q;	/* input for stdin, this round */
+	int			 outpoll;	/* epoll set of the stdout pipes */
+	struct lws		*outpoll_wsi;	/* it, in lws's loop */
+	TAILQ_HEAD(, session)	 readers;	/* sessions with a pipe in it */
 	/* The default, then one per --protocol, then the terminator. */
 	struct lws_protocols	 protocols[CONFIG_MAX_PROTOCOLS + 2];
 	unsigned char		 sendbuf[LWS_PRE + SEND_CHUNK + FRAME_HEADER];
@@ -113,32 +121,43 @@ net_stdout_ended(struct session *s)
 	session_wake_main(s);
 }
 
+/* Asks the stdout set for input from this pipe, or for none (paused). */
+static void
+watch_stdout(struct net *n, struct session *s, bool readable)
+{
+	struct epoll_event	 ev;
+
+	memset(&ev, 0, sizeof ev);
+	ev.events = readable ? EPOLLIN : 0;	/* EPOLLHUP comes anyway */
+	ev.data.ptr = s;
+	if (epoll_ctl(n->outpoll, EPOLL_CTL_MOD, s->out_fd, &ev) == -1)
+		log_error("session=%llu epoll_ctl(stdout): %s",
+		    (unsigned long long)s->id, strerror(errno));
+}
+
 /*
- * The child's stdout joins lws's poll loop as a raw file, bound to our
- * protocol; net_callback tells it from the socket by s->out_wsi. It holds
- * a reference of its own: it may outlive the socket, reading (and
- * dropping) output until EOF, which is what ends the session for main.
+ * The child's stdout joins our epoll set. It holds a session reference of
+ * its own: it may outlive the socket, reading (and dropping) output until
+ * EOF, which is what ends the session for main.
  */
 static void
 net_adopt_stdout(struct net *n, struct session *s, int fd)
 {
-	lws_sock_file_fd_type	 desc;
-	struct lws		*wsi;
+	struct epoll_event	 ev;
 
-	desc.filefd = fd;
-	wsi = lws_adopt_descriptor_vhost(n->vh, LWS_ADOPT_RAW_FILE_DESC, desc,
-	    PROTOCOL_DEFAULT, NULL);
-	if (wsi == NULL) {
-		/* lws closes only sockets it could not adopt. */
-		log_error("session=%llu lws could not adopt the child's stdout",
-		    (unsigned long long)s->id);
+	memset(&ev, 0, sizeof ev);
+	ev.events = EPOLLIN;
+	ev.data.ptr = s;
+	if (epoll_ctl(n->outpoll, EPOLL_CTL_ADD, fd, &ev) == -1) {
+		log_error("session=%llu cannot watch the child's stdout: %s",
+		    (unsigned long long)s->id, strerror(errno));
 		close(fd);
 		net_stdout_ended(s);
 		return;
 	}
 	session_ref(s);
-	s->out_wsi = wsi;
-	lws_set_opaque_user_data(wsi, s);
+	s->out_fd = fd;
+	TAILQ_INSERT_TAIL(&n->readers, s, out_entry);
 }
 
 /* Reads stdout again once the queue to the client is below half. */
@@ -147,7 +166,7 @@ net_resume_stdout(struct net *n, struct session *s)
 {
 	bool	 resume;
 
-	if (!s->out_paused || s->out_wsi == NULL)
+	if (!s->out_paused || s->out_fd < 0)
 		return;
 	session_lock(s);
 	resume = s->client_gone || evbuffer_get_length(s->to_client) <
@@ -155,7 +174,7 @@ net_resume_stdout(struct net *n, struct session *s)
 	session_unlock(s);
 	if (resume) {
 		s->out_paused = false;
-		lws_rx_flow_control(s->out_wsi, 1);
+		watch_stdout(n, s, true);
 	}
 }
 
@@ -239,7 +258,7 @@ net_read_stdout(struct net *n, struct session *s, int fd, bool closing)
 	char			*data;
 	size_t			 queued, room;
 	ssize_t			 r;
-	bool			 eof;
+	bool			 eof, pause;
 
 	if (cfg->binary) {
 		data = n->readbuf;
@@ -274,11 +293,13 @@ queue:
 		session_queue_record(s, RECORD_BINARY, data, (size_t)r);
 	queued = evbuffer_get_length(s->to_client);
 	metrics_queue_level(&n->srv->metrics.to_client_hwm, queued);
-	if (!eof && !closing && !s->client_gone && queued >= cfg->queue_limit)
-		s->out_paused = true;
+	pause = !eof && !closing && !s->client_gone && !s->out_paused &&
+	    queued >= cfg->queue_limit;
 	session_unlock(s);
-	if (s->out_paused && s->out_wsi != NULL)
-		lws_rx_flow_control(s->out_wsi, 0);	/* the child blocks */
+	if (pause) {
+		s->out_paused = true;
+		watch_stdout(n, s, false);	/* the child blocks */
+	}
 	/* At the stop lws closes everything: nothing is sent any more. */
 	if (queued > 0 && s->wsi != NULL && !atomic_load(&n->stop))
 		net_send_now(n, s);
@@ -303,36 +324,61 @@ net_send_now(struct net *n, struct session *s)
 		    LWS_TO_KILL_ASYNC);
 }
 
-/* lws's events for a child's stdout. */
-static int
-net_stdout_event(struct net *n, struct session *s, struct lws *wsi,
-    enum lws_callback_reasons reason)
+/*
+ * The pipe leaves the set: at EOF, or when the loop stops (closing: what
+ * is in the pipe still goes out, a pipe's worth at most if its writer is
+ * gone). Main learns that stdout is done.
+ */
+static void
+net_close_stdout(struct net *n, struct session *s, bool drain)
 {
-	int	 i, fd = lws_get_socket_fd(wsi);
+	int	 i;
 
-	switch (reason) {
-	case LWS_CALLBACK_RAW_RX_FILE:
-		return net_read_stdout(n, s, fd, false) < 0 ? -1 : 0;
-	case LWS_CALLBACK_RAW_CLOSE_FILE:
-		/*
-		 * lws closes a pipe on POLLHUP even with data left in it (and
-		 * on our EOF, and when it stops): what is there still goes out.
-		 * The writer is gone, so this ends within the pipe's size.
-		 */
-		for (i = 0; i < DRAIN_READS; i++)
-			if (net_read_stdout(n, s, fd, true) < 0)
-				break;
-		break;
-	case LWS_CALLBACK_WSI_DESTROY:
-		lws_set_opaque_user_data(wsi, NULL);
-		s->out_wsi = NULL;
-		net_stdout_ended(s);
-		session_unref(s);
-		break;
-	default:
-		break;
+	for (i = 0; drain && i < DRAIN_READS; i++)
+		if (net_read_stdout(n, s, s->out_fd, true) < 0)
+			break;
+	if (epoll_ctl(n->outpoll, EPOLL_CTL_DEL, s->out_fd, NULL) == -1)
+		log_error("session=%llu epoll_ctl(stdout, DEL): %s",
+		    (unsigned long long)s->id, strerror(errno));
+	close(s->out_fd);
+	s->out_fd = -1;
+	TAILQ_REMOVE(&n->readers, s, out_entry);
+	net_stdout_ended(s);
+	session_unref(s);
+}
+
+/*
+ * The stdout set is readable: one read for each pipe that is ready. A
+ * paused pipe is asked for no input, but its EPOLLHUP still comes: then
+ * it is read anyway, since what its gone writer left is bounded.
+ */
+static void
+net_poll_stdouts(struct net *n)
+{
+	struct epoll_event	 ev[POLL_EVENTS];
+	struct session		*s;
+	int			 i, k;
+
+	if ((k = epoll_wait(n->outpoll, ev, POLL_EVENTS, 0)) == -1) {
+		if (errno != EINTR)
+			log_error("epoll_wait(stdout): %s", strerror(errno));
+		return;
 	}
-	return 0;
+	for (i = 0; i < k; i++) {
+		s = ev[i].data.ptr;
+		if (net_read_stdout(n, s, s->out_fd, false) < 0)
+			net_close_stdout(n, s, false);
+	}
+}
+
+/* At the stop: every pipe still watched is read out and closed. */
+static void
+net_close_stdouts(struct net *n)
+{
+	struct session	*s;
+
+	while ((s = TAILQ_FIRST(&n->readers)) != NULL)
+		net_close_stdout(n, s, true);
 }
 
 /* A piece of a client message: queue it for stdin once it is whole. */
@@ -927,11 +973,15 @@ net_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 		net_drain(n);
 		return 0;
 	}
+	if (reason == LWS_CALLBACK_RAW_RX_FILE) {
+		/* Our one raw file: the set of the children's stdout pipes. */
+		n = lws_context_user(lws_get_context(wsi));
+		net_poll_stdouts(n);
+		return 0;
+	}
 	if ((s = lws_get_opaque_user_data(wsi)) == NULL)
 		return 0;
 	n = lws_context_user(lws_get_context(wsi));
-	if (wsi == s->out_wsi)
-		return net_stdout_event(n, s, wsi, reason);
 	switch (reason) {
 	case LWS_CALLBACK_ESTABLISHED:
 		net_established(s);
@@ -1018,6 +1068,7 @@ net_run(void *arg)
 		net_flush_stdin(n);
 	}
 	net_flush_stdin(n);	/* lets go of the sessions it holds */
+	net_close_stdouts(n);
 	return NULL;
 }
 
@@ -1114,6 +1165,31 @@ net_connect(struct net *n, struct session *s)
 }
 
 /*
+ * The epoll set of the children's stdout pipes goes into lws's loop as a
+ * raw file: it is readable whenever one of them is. lws closes it at the
+ * end.
+ */
+static int
+watch_outpoll(struct net *n)
+{
+	lws_sock_file_fd_type	 desc;
+
+	if ((n->outpoll = epoll_create1(EPOLL_CLOEXEC)) == -1) {
+		log_fatal("epoll_create1: %s", strerror(errno));
+		return -1;
+	}
+	desc.filefd = n->outpoll;
+	n->outpoll_wsi = lws_adopt_descriptor_vhost(n->vh,
+	    LWS_ADOPT_RAW_FILE_DESC, desc, PROTOCOL_DEFAULT, NULL);
+	if (n->outpoll_wsi == NULL) {
+		log_fatal("lws cannot watch the stdout pipes");
+		close(n->outpoll);
+		return -1;
+	}
+	return 0;
+}
+
+/*
  * Lowers our soft fd limit to LWS_FD_CAP before lws sizes its tables by it.
  * Children inherit it; they may raise it again up to the hard limit.
  */
@@ -1153,6 +1229,7 @@ net_start(struct server *srv, struct session *client)
 	}
 	n->srv = srv;
 	TAILQ_INIT(&n->flush_q);
+	TAILQ_INIT(&n->readers);
 	cap_fd_limit();
 	lws_set_log_level(log_enabled(LL_DEBUG) ? LLL_ERR | LLL_WARN : 0,
 	    lws_log_emit);
@@ -1192,6 +1269,11 @@ net_start(struct server *srv, struct session *client)
 	}
 	if ((n->vh = lws_create_vhost(n->ctx, &info)) == NULL) {
 		log_fatal("cannot create the lws vhost");
+		lws_context_destroy(n->ctx);
+		free(n);
+		return -1;
+	}
+	if (watch_outpoll(n) != 0) {
 		lws_context_destroy(n->ctx);
 		free(n);
 		return -1;

@@ -141,6 +141,7 @@ session_create(struct server *srv)
 	s->to_client = evbuffer_new();
 	s->stdin_fd = -1;
 	s->stdout_fd = -1;
+	s->out_fd = -1;
 	memset(s->pipes, -1, sizeof s->pipes);
 	if (s->to_child == NULL || s->to_client == NULL) {
 		if (s->to_child != NULL)

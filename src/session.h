@@ -95,7 +95,8 @@ struct session {
 	bool			 eof_sent;	/* client: half-close pong sent */
 	bool			 close_sent;	/* our close frame is out */
 	bool			 peer_closed;	/* the client's close came */
-	struct lws		*out_wsi;	/* the child's stdout, adopted */
+	int			 out_fd;	/* the child's stdout, polled */
+	TAILQ_ENTRY(session)	 out_entry;	/* on the list of those */
 	bool			 out_paused;	/* to_client full: not read */
 	char			*out_line;	/* line mode: partial line */
 	size_t			 out_linelen, out_linecap;
