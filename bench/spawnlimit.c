@@ -78,33 +78,51 @@ find_in_path(const char *name)
 	return NULL;
 }
 
+/*
+ * COMMAND with its stdin and stdout on pipes, and its stderr too when err
+ * is not NULL; our ends are in[1], out[0] and err[0].
+ */
+static pid_t
+spawn_piped(const char *exe, char **argv, posix_spawnattr_t *attr,
+    int in[2], int out[2], int *err)
+{
+	posix_spawn_file_actions_t fa;
+	pid_t pid;
+	int rc;
+
+	if (pipe2(in, O_CLOEXEC) || pipe2(out, O_CLOEXEC) ||
+	    (err != NULL && pipe2(err, O_CLOEXEC)))
+		die("pipe2");
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, in[0], 0);
+	posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+	if (err != NULL)
+		posix_spawn_file_actions_adddup2(&fa, err[1], 2);
+	rc = posix_spawn(&pid, exe, &fa, attr, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	close(in[0]);
+	close(out[1]);
+	if (err != NULL)
+		close(err[1]);
+	if (rc != 0) {
+		errno = rc;
+		die("posix_spawn");
+	}
+	return pid;
+}
+
 static int
 one_echo(const char *exe, char **argv, const char *msg, size_t len,
     posix_spawnattr_t *attr)
 {
 	int in[2], out[2], err[2];
-	posix_spawn_file_actions_t fa;
 	pid_t pid;
 	char buf[65536];
 	size_t got = 0, off = 0;
 	ssize_t r;
-	int st, rc;
+	int st;
 
-	if (pipe2(in, O_CLOEXEC) || pipe2(out, O_CLOEXEC) || pipe2(err, O_CLOEXEC))
-		die("pipe2");
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_adddup2(&fa, in[0], 0);
-	posix_spawn_file_actions_adddup2(&fa, out[1], 1);
-	posix_spawn_file_actions_adddup2(&fa, err[1], 2);
-	rc = posix_spawn(&pid, exe, &fa, attr, argv, environ);
-	posix_spawn_file_actions_destroy(&fa);
-	close(in[0]);
-	close(out[1]);
-	close(err[1]);
-	if (rc != 0) {
-		errno = rc;
-		die("posix_spawn");
-	}
+	pid = spawn_piped(exe, argv, attr, in, out, err);
 	while (off < len) {
 		r = write(in[1], msg + off, len - off);
 		if (r <= 0) {
@@ -199,27 +217,14 @@ pipe_latency(const char *exe, char **argv, const char *msg, size_t len,
     posix_spawnattr_t *attr, long rounds)
 {
 	const long warmup = 200;
-	int in[2], out[2], st, rc;
-	posix_spawn_file_actions_t fa;
+	int in[2], out[2], st;
 	double *us, t;
 	pid_t pid;
 	long k;
 
 	if ((us = calloc((size_t)rounds, sizeof *us)) == NULL)
 		die("calloc");
-	if (pipe2(in, O_CLOEXEC) || pipe2(out, O_CLOEXEC))
-		die("pipe2");
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_adddup2(&fa, in[0], 0);
-	posix_spawn_file_actions_adddup2(&fa, out[1], 1);
-	rc = posix_spawn(&pid, exe, &fa, attr, argv, environ);
-	posix_spawn_file_actions_destroy(&fa);
-	close(in[0]);
-	close(out[1]);
-	if (rc != 0) {
-		errno = rc;
-		die("posix_spawn");
-	}
+	pid = spawn_piped(exe, argv, attr, in, out, NULL);
 	for (k = -warmup; k < rounds; k++) {
 		t = now();
 		if (round_trip(in[1], out[0], msg, len) != 0) {

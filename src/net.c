@@ -545,6 +545,28 @@ net_send_close(struct session *s, struct lws *wsi, uint16_t code,
 }
 
 /*
+ * Whether a record is being sent: the one under way, or the next queued
+ * one, whose header is then taken off the queue. Under the session lock.
+ */
+static bool
+next_record(struct session *s)
+{
+	unsigned char	 hdr[RECORD_HDR];
+	uint32_t	 reclen;
+	int		 opcode;
+
+	if (s->out_active || evbuffer_get_length(s->to_client) < RECORD_HDR)
+		return s->out_active;
+	evbuffer_remove(s->to_client, hdr, sizeof hdr);
+	framing_get_record(hdr, &opcode, &reclen);
+	s->out_opcode = opcode;
+	s->out_left = reclen;
+	s->out_first = true;
+	s->out_active = true;
+	return true;
+}
+
+/*
  * Sends one frame of the current record, or the close frame once the child
  * is done and everything it wrote has gone out. Returns -1 to close, 1 if
  * there was nothing to send, 0 after a frame (*more: another is waiting).
@@ -554,9 +576,7 @@ net_write_one(struct net *n, struct session *s, struct lws *wsi, bool *more_out)
 {
 	size_t		 room = socket_room(wsi);
 	size_t		 len = 0, limit = n->srv->cfg->queue_limit;
-	unsigned char	 hdr[RECORD_HDR];
-	uint32_t	 reclen;
-	int		 opcode, flags = 0;
+	int		 flags = 0;
 	bool		 send = false, more = false, wake_main = false;
 	bool		 close_now = false, eof = false;
 	bool		 client = n->srv->cfg->connect_url != NULL;
@@ -572,16 +592,7 @@ net_write_one(struct net *n, struct session *s, struct lws *wsi, bool *more_out)
 		close_now = true;
 		code = 1001;
 	} else {
-		if (!s->out_active &&
-		    evbuffer_get_length(s->to_client) >= RECORD_HDR) {
-			evbuffer_remove(s->to_client, hdr, sizeof hdr);
-			framing_get_record(hdr, &opcode, &reclen);
-			s->out_opcode = opcode;
-			s->out_left = reclen;
-			s->out_first = true;
-			s->out_active = true;
-		}
-		if (s->out_active) {
+		if (next_record(s)) {
 			len = s->out_left < room ? s->out_left : room;
 			evbuffer_remove(s->to_client, n->sendbuf + LWS_PRE, len);
 			s->out_left -= (uint32_t)len;
@@ -640,23 +651,10 @@ static size_t
 fill_frames(struct net *n, struct session *s, unsigned char *buf,
     size_t room, bool *more, bool *wake_main)
 {
-	unsigned char	 hdr[RECORD_HDR];
-	uint32_t	 reclen;
 	size_t		 used = 0, len, avail;
-	int		 opcode;
 
 	session_lock(s);
-	while (used + FRAME_HDR_MAX < room) {
-		if (!s->out_active) {
-			if (evbuffer_get_length(s->to_client) < RECORD_HDR)
-				break;
-			evbuffer_remove(s->to_client, hdr, sizeof hdr);
-			framing_get_record(hdr, &opcode, &reclen);
-			s->out_opcode = opcode;
-			s->out_left = reclen;
-			s->out_first = true;
-			s->out_active = true;
-		}
+	while (used + FRAME_HDR_MAX < room && next_record(s)) {
 		avail = room - used - FRAME_HDR_MAX;
 		len = s->out_left < avail ? s->out_left : avail;
 		if (len < s->out_left && len < FRAME_MIN && used > 0)
