@@ -18,11 +18,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
-#include <linux/sockios.h>
+#include <linux/sock_diag.h>
 
 #include <event2/buffer.h>
 #include <libwebsockets.h>
@@ -87,7 +86,9 @@ struct net {
 
 static time_t	 mono_now(void);
 static void	 net_send_now(struct net *, struct session *);
-static int	 net_writable(struct net *, struct session *, struct lws *);
+static int	 net_send_queued(struct net *, struct session *, struct lws *,
+		     bool);
+static void	 net_resume_stdout(struct net *, struct session *);
 
 static void
 net_adopt(struct net *n, struct session *s)
@@ -242,6 +243,7 @@ protocol_error(struct session *s, struct lws *wsi, uint16_t code,
 	    (unsigned long long)s->id, why);
 	lws_close_reason(wsi, (enum lws_close_status)code,
 	    (unsigned char *)why, strlen(why));
+	s->closing = true;	/* lws sends the close: nothing may follow */
 	return -1;
 }
 
@@ -308,20 +310,24 @@ queue:
 
 /*
  * Output goes out as soon as it is read rather than after one more round
- * of lws's loop: a server that frames its own messages writes whole frames,
- * cut to the socket's room, so any moment will do (net_write_batch). Else,
- * and once the peer has sent its close, it waits for the writable callback.
+ * of lws's loop: a server that frames its own messages writes whole frames
+ * (net_write_batch). It waits for the writable callback instead with lws's
+ * framing, in a close, and while lws still holds part of an earlier send:
+ * outside that callback lws would queue our frames behind it and report
+ * only what it sent of the old part, which is no error at all.
  */
 static void
 net_send_now(struct net *n, struct session *s)
 {
-	if (!n->batch || s->peer_closed || s->close_sent) {
+	if (!n->batch || s->closing || s->close_sent ||
+	    lws_partial_buffered(s->wsi)) {
 		lws_callback_on_writable(s->wsi);
 		return;
 	}
-	if (net_writable(n, s, s->wsi) < 0)
+	if (net_send_queued(n, s, s->wsi, false) < 0)
 		lws_set_timeout(s->wsi, PENDING_TIMEOUT_CLOSE_SEND,
 		    LWS_TO_KILL_ASYNC);
+	net_resume_stdout(n, s);
 }
 
 /*
@@ -491,22 +497,34 @@ net_flush_stdin(struct net *n)
  * 4.1 drops a connection, unannounced, when a close frame arrives while it
  * holds part of a frame (ops-ws.c, "Closing on peer close due to Pending
  * tx"): a client that closes while we flood it would look like a dropped
- * connection. So frames are cut to fit; a bit of slack keeps a nearly full
- * socket from spinning us on POLLOUT.
+ * connection. So frames are cut to fit.
+ *
+ * The kernel stops a send() when the memory the socket's buffers take
+ * (skb overhead included: TCP cuts its queue into many small skbs for a
+ * peer with a small window) reaches SO_SNDBUF, so that is what is asked
+ * (SO_MEMINFO: TCP counts it in wmem_queued, a unix socket, as lws gets
+ * with --ssl or --unixsocket, in wmem_alloc), and only a third of what is
+ * free is used, for the overhead of what we add: a peer reading 1 KiB at
+ * a time made a half too much (send() took part of a batch). Returns 0
+ * when less than FRAME_MIN would fit.
  */
 static size_t
 socket_room(struct lws *wsi)
 {
-	int		 fd = lws_get_socket_fd(wsi), sndbuf = 0, queued = 0;
-	socklen_t	 len = sizeof sndbuf;
-	size_t		 room;
+	uint32_t	 mem[SK_MEMINFO_VARS];
+	socklen_t	 len = sizeof mem;
+	size_t		 used, room;
 
-	if (getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, &len) == -1 ||
-	    ioctl(fd, SIOCOUTQ, &queued) == -1)
-		return SEND_CHUNK;
-	room = queued < sndbuf / 2 ? (size_t)(sndbuf / 2 - queued) : 0;
-	if (room < FRAME_MIN + FRAME_HEADER)
+	memset(mem, 0, sizeof mem);
+	if (getsockopt(lws_get_socket_fd(wsi), SOL_SOCKET, SO_MEMINFO, mem,
+	    &len) == -1)
 		return FRAME_MIN;
+	used = mem[SK_MEMINFO_WMEM_QUEUED] > mem[SK_MEMINFO_WMEM_ALLOC] ?
+	    mem[SK_MEMINFO_WMEM_QUEUED] : mem[SK_MEMINFO_WMEM_ALLOC];
+	room = used < mem[SK_MEMINFO_SNDBUF] ?
+	    (mem[SK_MEMINFO_SNDBUF] - used) / 3 : 0;
+	if (room < FRAME_MIN + FRAME_HEADER)
+		return 0;
 	room -= FRAME_HEADER;
 	return room < SEND_CHUNK ? room : SEND_CHUNK;
 }
@@ -585,6 +603,8 @@ net_write_one(struct net *n, struct session *s, struct lws *wsi, bool *more_out)
 
 	if (s->close_sent)
 		return 1;	/* only the peer's answer is awaited now */
+	if (room == 0)
+		room = FRAME_MIN;	/* lws said writable: some will go */
 	session_lock(s);
 	if (s->shutdown) {
 		session_set_final_close(s, CLOSED_SERVER, 1001, client ?
@@ -680,9 +700,12 @@ fill_frames(struct net *n, struct session *s, unsigned char *buf,
  * a burst of them with one send(): lws would make a send() per frame, and
  * small messages would cost a system call each. Returns -1 to close, 1 when
  * nothing was queued (closes and shutdowns are net_write_one's), else 0.
+ * In lws's writable callback the kernel has said there is room, so some
+ * output goes even when socket_room() sees little; outside it, none does.
  */
 static int
-net_write_batch(struct net *n, struct session *s, struct lws *wsi)
+net_write_batch(struct net *n, struct session *s, struct lws *wsi,
+    bool in_callback)
 {
 	unsigned char	*buf = n->sendbuf + LWS_PRE;
 	size_t		 used, room;
@@ -698,8 +721,11 @@ net_write_batch(struct net *n, struct session *s, struct lws *wsi)
 		return 1;
 	/* Bulk output: more batches while the socket has real room. */
 	for (i = 0; i < WRITE_BURST; i++) {
-		if ((room = socket_room(wsi)) <= FRAME_MIN && i > 0)
-			break;
+		if ((room = socket_room(wsi)) == 0) {
+			if (i > 0 || !in_callback)
+				break;
+			room = FRAME_MIN;
+		}
 		used = fill_frames(n, s, buf, room + FRAME_HEADER, &more,
 		    &wake_main);
 		if (wake_main)
@@ -710,6 +736,10 @@ net_write_batch(struct net *n, struct session *s, struct lws *wsi)
 			return -1;
 		if (!more)
 			return 0;
+		/* send() took part of it (socket_room guesses): lws holds
+		 * the rest, and sends it before our next writable callback. */
+		if (lws_partial_buffered(wsi))
+			break;
 	}
 	lws_callback_on_writable(wsi);
 	return 0;
@@ -721,19 +751,20 @@ net_write_batch(struct net *n, struct session *s, struct lws *wsi)
  * not one each.
  */
 static int
-net_send_queued(struct net *n, struct session *s, struct lws *wsi)
+net_send_queued(struct net *n, struct session *s, struct lws *wsi,
+    bool in_callback)
 {
 	bool	 more = false;
 	int	 i, r;
 
-	if (n->batch && (r = net_write_batch(n, s, wsi)) <= 0)
+	if (n->batch && (r = net_write_batch(n, s, wsi, in_callback)) <= 0)
 		return r;
 	for (i = 0; i < WRITE_BURST; i++) {
 		if ((r = net_write_one(n, s, wsi, &more)) != 0)
 			return r < 0 ? -1 : 0;
 		if (!more)
 			return 0;
-		if (lws_send_pipe_choked(wsi))
+		if (lws_partial_buffered(wsi) || lws_send_pipe_choked(wsi))
 			break;
 	}
 	lws_callback_on_writable(wsi);
@@ -743,7 +774,11 @@ net_send_queued(struct net *n, struct session *s, struct lws *wsi)
 static int
 net_writable(struct net *n, struct session *s, struct lws *wsi)
 {
-	int	 r = net_send_queued(n, s, wsi);
+	int	 r;
+
+	if (s->closing)
+		return 0;	/* lws answers or sends the close itself */
+	r = net_send_queued(n, s, wsi, true);
 
 	net_resume_stdout(n, s);
 	return r;
@@ -790,7 +825,7 @@ net_peer_close(struct session *s, struct lws *wsi, const unsigned char *in,
 	session_lock(s);
 	session_set_final_close(s, CLOSED_CLIENT, code, reason);
 	session_unlock(s);
-	s->peer_closed = true;	/* lws echoes it: nothing may follow */
+	s->closing = true;	/* lws echoes it: nothing may follow */
 	return 0;
 }
 

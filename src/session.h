@@ -94,7 +94,7 @@ struct session {
 	time_t			 last_rx;	/* for telling ping timeouts */
 	bool			 eof_sent;	/* client: half-close pong sent */
 	bool			 close_sent;	/* our close frame is out */
-	bool			 peer_closed;	/* the client's close came */
+	bool			 closing;	/* a close came, or lws sends one */
 	int			 out_fd;	/* the child's stdout, polled */
 	TAILQ_ENTRY(session)	 out_entry;	/* on the list of those */
 	bool			 out_paused;	/* to_client full: not read */

@@ -8,7 +8,8 @@ import time
 import pytest
 import websockets
 
-from conftest import child, echo_check, recv, rss_kib, run
+from conftest import (child, close_payload, echo_check, encode_frame, recv,
+                      rss_kib, run)
 
 RSS_LIMIT_KIB = 64 * 1024
 FLOOD_SECONDS = 3.0
@@ -86,3 +87,84 @@ def test_client_flood_to_non_reading_child(wsbridge):
     assert stalled, f"sent {sent} bytes to a child that never reads"
     assert sent < limit
     assert peak < RSS_LIMIT_KIB, f"VmRSS {peak} KiB"
+
+
+def read_frames(sock, buf, deadline, max_frames=200000):
+    """Reads frames until EOF or the deadline: a list of (opcode, payload)
+    and whether EOF came. Parses by offset, so a flood stays linear."""
+    frames, data, off, eof = [], bytearray(buf), 0, False
+    while len(frames) < max_frames:
+        while len(data) - off >= 2:
+            b1 = data[off + 1] & 0x7F
+            hl = {126: 4, 127: 10}.get(b1, 2)
+            if len(data) - off < hl:
+                break
+            n = b1 if hl == 2 else int.from_bytes(data[off + 2:off + hl], "big")
+            if len(data) - off < hl + n:
+                break
+            frames.append((data[off] & 0x0F, bytes(data[off + hl:off + hl + n])))
+            off += hl + n
+        if eof or time.monotonic() > deadline:
+            break
+        try:
+            d = sock.recv(1 << 20)
+        except (ConnectionResetError, TimeoutError, OSError):
+            d = b""
+        if not d:
+            eof = True
+            continue
+        del data[:off]
+        off = 0
+        data += d
+    return frames, eof
+
+
+@pytest.mark.parametrize("mode", ["line", "binary"])
+def test_slow_reader_of_a_flood_gets_its_close_answered(wsbridge, raw_clients,
+                                                         mode):
+    """A client reading a flood 1 KiB at a time is slow, not gone: it keeps
+    its session, and its close frame is answered with one, not with a
+    dropped connection and SIGHUP. (A send() taking part of a batch once
+    left lws holding half a frame, and lws drops a connection whose close
+    frame arrives then.)"""
+    flags = ["--binary"] if mode == "binary" else []
+    srv = wsbridge(*flags, "/usr/bin/yes", "x" * 1000)
+    r = raw_clients(srv.port, rcvbuf=1024, timeout=2)
+    assert r.handshake()[0] == 101
+    got = 0
+    end = time.monotonic() + 1.5
+    for _ in range(100000):
+        if time.monotonic() > end:
+            break
+        d = r.sock.recv(1024)
+        assert d, f"server hung up on a slow reader after {got} bytes"
+        got += len(d)
+        r.buf += d
+        time.sleep(0.0005)
+    r.send(encode_frame(0x8, close_payload(1000)))
+    frames, _ = read_frames(r.sock, r.buf, time.monotonic() + 15)
+    closes = [p for op, p in frames if op == 0x8]
+    assert closes and closes[0][:2] == b"\x03\xe8", \
+        f"no close answer after {len(frames)} frames"
+    (acc,) = srv.wait_access(1)
+    assert acc["closed_by"] == "client" and acc["code"] == "1000", acc
+    assert acc.get("signal") != "SIGHUP", acc
+
+
+def test_close_after_protocol_error_is_the_last_frame(wsbridge, raw_clients):
+    """After a protocol error (1007 here) lws sends the close frame; the
+    child's output must not go on after it."""
+    srv = wsbridge("/usr/bin/yes", "x" * 1000)
+    r = raw_clients(srv.port, timeout=2)
+    assert r.handshake()[0] == 101
+    time.sleep(0.2)     # the flood is well under way
+    r.send(encode_frame(0x1, b"\xff\xfe"))
+    frames, eof = read_frames(r.sock, r.buf, time.monotonic() + 15)
+    kinds = [op for op, _ in frames]
+    assert 0x8 in kinds, f"no close frame in {len(frames)} frames"
+    at = kinds.index(0x8)
+    assert frames[at][1][:2] == (1007).to_bytes(2, "big"), frames[at]
+    assert at == len(frames) - 1, \
+        f"{len(frames) - 1 - at} frames after the close frame"
+    (acc,) = srv.wait_access(1)
+    assert acc["code"] == "1007", acc
