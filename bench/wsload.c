@@ -973,6 +973,41 @@ status_field(const char *buf, const char *name)
 	return strtol(p, NULL, 10);
 }
 
+/* A small /proc file, NUL-terminated in buf; -1 if it cannot be read. */
+static int
+read_text(const char *path, char *buf, size_t size)
+{
+	ssize_t r;
+	int fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return -1;
+	r = read(fd, buf, size - 1);
+	close(fd);
+	if (r <= 0)
+		return -1;
+	buf[r] = '\0';
+	return 0;
+}
+
+/*
+ * Field n (numbered as in proc(5), n >= 3) of a /proc/PID/stat line; the
+ * command name before it may hold spaces, so counting starts after ")".
+ */
+static long
+stat_field(const char *buf, int n)
+{
+	const char *tok = strrchr(buf, ')');
+	int field;
+
+	if (tok == NULL)
+		return -1;
+	for (field = 3, tok += 2; field < n && tok != NULL; field++)
+		if ((tok = strchr(tok, ' ')) != NULL)
+			tok++;
+	return tok != NULL ? strtol(tok, NULL, 10) : -1;
+}
+
 /*
  * CPU time of the server (all threads) and of its children it has reaped, in
  * milliseconds; -1 when unknown.
@@ -984,37 +1019,20 @@ struct cpu {
 static void
 read_cpu(struct cpu *c)
 {
-	char path[64], buf[2048], *q, *tok;
-	int fd, field;
-	ssize_t r;
+	char path[64], buf[2048];
 	double tick = (double)sysconf(_SC_CLK_TCK);
-	long v[4] = { 0, 0, 0, 0 };
 
 	c->self_ms = c->kids_ms = -1;
 	if (opt.server_pid <= 0)
 		return;
 	snprintf(path, sizeof(path), "/proc/%ld/stat", opt.server_pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd == -1)
-		return;
-	r = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (r <= 0)
-		return;
-	buf[r] = '\0';
-	q = strrchr(buf, ')');
-	if (q == NULL)
+	if (read_text(path, buf, sizeof(buf)) == -1 || strrchr(buf, ')') == NULL)
 		return;
 	/* fields 14-17: utime stime cutime cstime */
-	for (field = 3, tok = q + 2; field <= 17 && tok; field++) {
-		if (field >= 14)
-			v[field - 14] = strtol(tok, NULL, 10);
-		tok = strchr(tok, ' ');
-		if (tok)
-			tok++;
-	}
-	c->self_ms = (double)(v[0] + v[1]) * 1000.0 / tick;
-	c->kids_ms = (double)(v[2] + v[3]) * 1000.0 / tick;
+	c->self_ms = (double)(stat_field(buf, 14) + stat_field(buf, 15)) *
+	    1000.0 / tick;
+	c->kids_ms = (double)(stat_field(buf, 16) + stat_field(buf, 17)) *
+	    1000.0 / tick;
 
 	/* finer: nanoseconds on CPU, summed over the live threads */
 	{
@@ -1033,14 +1051,8 @@ read_cpu(struct cpu *c)
 				continue;
 			snprintf(p2, sizeof(p2), "%s/%s/schedstat", path,
 			    de->d_name);
-			fd = open(p2, O_RDONLY | O_CLOEXEC);
-			if (fd == -1)
+			if (read_text(p2, buf, sizeof(buf)) == -1)
 				continue;
-			r = read(fd, buf, sizeof(buf) - 1);
-			close(fd);
-			if (r <= 0)
-				continue;
-			buf[r] = '\0';
 			ns += strtod(buf, NULL);
 			ok = 1;
 		}
@@ -1067,8 +1079,6 @@ static void
 read_srvstat(struct srvstat *s, int with_kids)
 {
 	char path[300], buf[4096];
-	int fd;
-	ssize_t r;
 	DIR *d;
 	struct dirent *de;
 	long page = sysconf(_SC_PAGESIZE) / 1024;
@@ -1077,14 +1087,8 @@ read_srvstat(struct srvstat *s, int with_kids)
 	if (opt.server_pid <= 0)
 		return;
 	snprintf(path, sizeof(path), "/proc/%ld/status", opt.server_pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd == -1)
+	if (read_text(path, buf, sizeof(buf)) == -1)
 		return;
-	r = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (r <= 0)
-		return;
-	buf[r] = '\0';
 	s->rss_kb = status_field(buf, "\nVmRSS:");
 	s->threads = status_field(buf, "\nThreads:");
 	snprintf(path, sizeof(path), "/proc/%ld/fd", opt.server_pid);
@@ -1102,46 +1106,15 @@ read_srvstat(struct srvstat *s, int with_kids)
 	if (d == NULL)
 		return;
 	while ((de = readdir(d)) != NULL) {
-		char *q;
-		long ppid, rss;
-		int f;
-
 		if (de->d_name[0] < '1' || de->d_name[0] > '9')
 			continue;
 		snprintf(path, sizeof(path), "/proc/%s/stat", de->d_name);
-		f = open(path, O_RDONLY | O_CLOEXEC);
-		if (f == -1)
+		if (read_text(path, buf, sizeof(buf)) == -1)
 			continue;
-		r = read(f, buf, sizeof(buf) - 1);
-		close(f);
-		if (r <= 0)
-			continue;
-		buf[r] = '\0';
-		q = strrchr(buf, ')');
-		if (q == NULL)
-			continue;
-		/* after ")": state ppid pgrp session tty tpgid flags minflt
-		 * cminflt majflt cmajflt utime stime cutime cstime priority
-		 * nice threads itrealvalue starttime vsize rss */
-		{
-			int field;
-			char *tok = q + 2;
-
-			ppid = -1;
-			rss = 0;
-			for (field = 3; field <= 24 && tok; field++) {
-				if (field == 4)
-					ppid = strtol(tok, NULL, 10);
-				if (field == 24)
-					rss = strtol(tok, NULL, 10);
-				tok = strchr(tok, ' ');
-				if (tok)
-					tok++;
-			}
-		}
-		if (ppid == opt.server_pid) {
+		/* field 4 is the parent, field 24 the RSS in pages */
+		if (stat_field(buf, 4) == opt.server_pid) {
 			s->children++;
-			s->kids_rss_kb += rss * page;
+			s->kids_rss_kb += stat_field(buf, 24) * page;
 		}
 	}
 	closedir(d);
