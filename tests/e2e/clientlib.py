@@ -34,7 +34,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from conftest import free_port  # noqa: F401 -- the tests import it from here
+from conftest import free_port, stop_pid  # noqa: F401 -- tests import them here
 
 HERE = Path(__file__).resolve().parent
 PYTHON = "/usr/bin/python3"
@@ -89,24 +89,6 @@ def stderr_lines(res):
     if isinstance(err, bytes):
         err = err.decode("utf-8", "replace")
     return [ln for ln in err.splitlines() if ln.strip()]
-
-
-def stop_pid(proc, timeout=10.0):
-    """SIGTERM by pid, a bounded wait, then SIGKILL by pid."""
-    if proc is None or proc.poll() is not None:
-        return None if proc is None else proc.returncode
-    try:
-        os.kill(proc.pid, signal.SIGTERM)
-    except ProcessLookupError:
-        pass
-    try:
-        return proc.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        try:
-            os.kill(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        return proc.wait(timeout=timeout)
 
 
 class Helper:

@@ -167,6 +167,33 @@ class Markers:
 # the server
 
 
+def stop_pid(proc, timeout=STOP_TIMEOUT):
+    """SIGTERM by pid, a bounded wait, then SIGKILL by pid."""
+    if proc is None or proc.poll() is not None:
+        return None if proc is None else proc.returncode
+    try:
+        os.kill(proc.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        pass
+    try:
+        return proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        try:
+            os.kill(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        return proc.wait(timeout=timeout)
+
+
+def refused(port):
+    """Whether nothing accepts connections on 127.0.0.1:port."""
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=2).close()
+    except OSError:
+        return True
+    return False
+
+
 class Server:
     def __init__(self, tmp_path, args, env=None, base_args=None, name="wsbridge",
                  nofile=None):
@@ -234,19 +261,7 @@ class Server:
         """SIGTERM by pid, a bounded wait, then SIGKILL by pid."""
         if self.proc is None:
             return None
-        if self.proc.poll() is None:
-            try:
-                os.kill(self.proc.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-            try:
-                self.proc.wait(timeout=STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                try:
-                    os.kill(self.proc.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-                self.proc.wait(timeout=STOP_TIMEOUT)
+        stop_pid(self.proc)
         self.returncode = self.proc.returncode
         for f in (getattr(self, "_log", None), getattr(self, "_out", None)):
             if f is not None and not f.closed:

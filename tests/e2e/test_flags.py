@@ -9,7 +9,7 @@ import websockets
 
 from conftest import (
     free_port, WSBRIDGE, child, close_of, echo_check, recv,
-                      recv_until_closed, run)
+                      recv_until_closed, refused, run)
 
 FLAGS = ["--port", "--address", "--binary", "--passenv", "--closems",
          "--maxframesize", "--loglevel", "--help", "--version", "--license"]
@@ -23,14 +23,6 @@ LOG_LINE_RE = re.compile(
 def run_wsbridge(args, timeout=10):
     return subprocess.run([WSBRIDGE] + args, stdin=subprocess.DEVNULL,
                           capture_output=True, text=True, timeout=timeout)
-
-
-def refused(port):
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=2).close()
-    except OSError:
-        return True
-    return False
 
 
 @pytest.fixture

@@ -32,7 +32,7 @@ import websockets.exceptions
 
 from conftest import (
     free_port, IO_TIMEOUT, WSBRIDGE, close_of, recv, recv_until_closed,
-                      run, wait_until)
+                      run, stop_pid, wait_until)
 
 HTTP_CHILDREN = Path(__file__).resolve().parent / "http_children"
 CAT = "/bin/cat"
@@ -675,13 +675,7 @@ class Chromium:
         return value
 
     def stop(self):
-        if self.proc.poll() is None:
-            os.kill(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.kill(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(timeout=10)
+        stop_pid(self.proc)
         # Its helpers (zygote, renderers) share its process group.
         try:
             os.killpg(self.proc.pid, signal.SIGKILL)

@@ -16,17 +16,9 @@ import pytest
 import websockets
 
 from conftest import (IO_TIMEOUT, WSBRIDGE, child, close_of, process_gone,
-                      recv, recv_until_closed, run, wait_until)
+                      recv, recv_until_closed, refused, run, wait_until)
 from clientlib import (free_port, http_exchange, http_status, stderr_lines,
                        write_script)
-
-
-def refused(port):
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=2).close()
-    except OSError:
-        return True
-    return False
 
 
 def run_server_expecting_failure(args, timeout=10):

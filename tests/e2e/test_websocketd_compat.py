@@ -24,7 +24,6 @@ own, logs to a file in tmp_path and is stopped by pid.
 """
 
 import os
-import signal
 import socket
 import subprocess
 from pathlib import Path
@@ -33,7 +32,8 @@ import pytest
 import websockets
 import websockets.exceptions
 
-from conftest import free_port, IO_TIMEOUT, close_of, recv, recv_until_closed, run, wait_until
+from conftest import (free_port, IO_TIMEOUT, close_of, recv, recv_until_closed,
+                      run, stop_pid, wait_until)
 
 WEBSOCKETD = "/usr/bin/websocketd"
 HTTP_CHILDREN = Path(__file__).resolve().parent / "http_children"
@@ -77,13 +77,7 @@ class Websocketd:
         return self.log_path.read_bytes().decode("utf-8", "replace")
 
     def stop(self):
-        if self.proc.poll() is None:
-            os.kill(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.kill(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(timeout=10)
+        stop_pid(self.proc)
         self._log.close()
 
 
