@@ -356,18 +356,10 @@ stdin_flush(struct child *c, struct session *s)
 	enum flush_result r;
 
 	session_lock(s);
-	/*
-	 * The network thread may have written it all since the caller
-	 * looked; evbuffer_write_atmost() of nothing is -1 with errno as it
-	 * was, which must not pass for a broken pipe.
-	 */
-	n = s->to_child_ready == 0 ? 0 : evbuffer_write_atmost(s->to_child,
-	    c->in_fd, (ev_ssize_t)s->to_child_ready);
-	if (n > 0) {
-		s->to_child_ready -= (size_t)n;
-		wake_net = s->rx_paused && s->to_child_ready < limit / 2;
-	} else if (n == -1 && errno != EAGAIN && errno != EINTR)
+	if ((n = session_write_input(s, c->in_fd)) == -1)
 		error = errno;
+	else if (n > 0)
+		wake_net = s->rx_paused && s->to_child_ready < limit / 2;
 	r = error != 0 ? FLUSH_BROKEN : s->to_child_ready == 0 ? FLUSH_IDLE :
 	    FLUSH_BLOCKED;
 	session_unlock(s);

@@ -76,7 +76,6 @@ struct net {
 	bool			 batch;		/* we frame, see net_write_batch */
 	TAILQ_HEAD(, session)	 flush_q;	/* input for stdin, this round */
 	int			 outpoll;	/* epoll set of the stdout pipes */
-	struct lws		*outpoll_wsi;	/* it, in lws's loop */
 	TAILQ_HEAD(, session)	 readers;	/* sessions with a pipe in it */
 	/* The default, then one per --protocol, then the terminator. */
 	struct lws_protocols	 protocols[CONFIG_MAX_PROTOCOLS + 2];
@@ -464,7 +463,6 @@ net_flush_stdin(struct net *n)
 	struct session	*s;
 	size_t		 limit = n->srv->cfg->queue_limit;
 	bool		 wake_main, resume;
-	int		 w;
 
 	while ((s = TAILQ_FIRST(&n->flush_q)) != NULL) {
 		TAILQ_REMOVE(&n->flush_q, s, flush_entry);
@@ -473,11 +471,8 @@ net_flush_stdin(struct net *n)
 		session_lock(s);
 		/* No pipe (yet): main writes it, or local.c our stdout. */
 		wake_main = s->stdin_fd < 0;
-		if (s->stdin_fd >= 0 && s->to_child_ready > 0) {
-			w = evbuffer_write_atmost(s->to_child, s->stdin_fd,
-			    (ev_ssize_t)s->to_child_ready);
-			if (w > 0)
-				s->to_child_ready -= (size_t)w;
+		if (s->stdin_fd >= 0) {
+			(void)session_write_input(s, s->stdin_fd);
 			wake_main = s->to_child_ready > 0;
 			resume = s->rx_paused && s->to_child_ready < limit / 2;
 			if (resume)
@@ -1212,9 +1207,8 @@ watch_outpoll(struct net *n)
 		return -1;
 	}
 	desc.filefd = n->outpoll;
-	n->outpoll_wsi = lws_adopt_descriptor_vhost(n->vh,
-	    LWS_ADOPT_RAW_FILE_DESC, desc, PROTOCOL_DEFAULT, NULL);
-	if (n->outpoll_wsi == NULL) {
+	if (lws_adopt_descriptor_vhost(n->vh, LWS_ADOPT_RAW_FILE_DESC, desc,
+	    PROTOCOL_DEFAULT, NULL) == NULL) {
 		log_fatal("lws cannot watch the stdout pipes");
 		close(n->outpoll);
 		return -1;

@@ -4,6 +4,7 @@
  * on; whoever drops the last reference writes its access-log line and
  * frees it, so neither thread needs to know what the other still holds.
  */
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -403,6 +404,30 @@ session_closed_by_name(enum closed_by by)
 }
 
 /* Queues one message for the client; the caller holds the session lock. */
+/*
+ * Writes the complete messages waiting for the child to its stdin, fd;
+ * with the session locked, since both threads do it. Returns the bytes
+ * written, 0 when none could go (nothing ready, a full pipe), -1 with
+ * errno for a pipe that is broken. Nothing ready is checked first:
+ * evbuffer_write_atmost() of nothing returns -1 and leaves a stale errno,
+ * which once passed for a broken pipe.
+ */
+int
+session_write_input(struct session *s, int fd)
+{
+	int	 n;
+
+	if (s->to_child_ready == 0)
+		return 0;
+	n = evbuffer_write_atmost(s->to_child, fd,
+	    (ev_ssize_t)s->to_child_ready);
+	if (n > 0) {
+		s->to_child_ready -= (size_t)n;
+		return n;
+	}
+	return n == -1 && errno != EAGAIN && errno != EINTR ? -1 : 0;
+}
+
 void
 session_queue_record(struct session *s, int opcode, const char *data,
     size_t len)

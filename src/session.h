@@ -157,6 +157,7 @@ void		 session_set_final_close(struct session *, enum closed_by,
 const char	*session_closed_by_name(enum closed_by);
 void		 session_queue_record(struct session *, int, const char *,
 		     size_t);
+int		 session_write_input(struct session *, int);
 void		 session_queue_lines(struct session *, const char *, char *,
 		     size_t *, size_t, bool);
 
