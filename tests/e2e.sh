@@ -13,5 +13,5 @@ if ! /usr/bin/python3 -c 'import pytest, websockets' 2>/dev/null; then
 	exit 77
 fi
 # tests/contrib.sh runs this same script on tests/contrib.
-exec /usr/bin/python3 -m pytest -q -p no:cacheprovider \
+exec /usr/bin/python3 -m pytest -q -rfE -p no:cacheprovider \
 	"$srcdir/tests/${WSB_SUITE:-e2e}" "$@"
