@@ -96,6 +96,8 @@ on_stdin(evutil_socket_t fd, short what, void *arg)
 		/* All of it is queued: the close (or half-close) follows it. */
 		session_set_close(s, CLOSED_CHILD, 1000, "end of input");
 		s->output_done = true;
+		log_debug("session=%llu end of input, %zu bytes to send",
+		    (unsigned long long)s->id, evbuffer_get_length(s->to_client));
 		wake = true;
 	} else if (evbuffer_get_length(s->to_client) >= cfg->queue_limit)
 		l->paused = s->stdout_paused = true;
@@ -205,7 +207,12 @@ local_service(struct server *srv, struct session *s)
 	if (resume)
 		s->stdout_paused = false;
 	session_unlock(s);
-	if (l == NULL && established && !gone && local_start(srv, s) != 0) {
+	/*
+	 * Started even when the session is over already (a fast remote sent
+	 * its output and closed before we first got here): that output is
+	 * still written to stdout below, before the session is finished.
+	 */
+	if (l == NULL && established && local_start(srv, s) != 0) {
 		log_error("cannot watch stdin");
 		gone = true;
 	}

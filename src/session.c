@@ -385,14 +385,19 @@ session_set_close(struct session *s, enum closed_by by, uint16_t code,
 }
 
 /*
- * A client that half-closed recorded "end of input", but its session ends
- * with whatever comes next: the remote's close, a drop, or a signal.
+ * A client whose own side ended (stdin's EOF, or its command's) recorded
+ * that, but until it is a close frame on the wire (and with a half-close it
+ * never is) the session ends with whatever comes next: the remote's close,
+ * a drop, or a signal. Whether the half-close pong went out already does
+ * not matter: the remote's close can overtake it. Only the network thread
+ * calls this, the one that sets close_sent.
  */
 void
 session_set_final_close(struct session *s, enum closed_by by, uint16_t code,
     const char *reason)
 {
-	if (s->eof_sent && s->closed_by == CLOSED_CHILD)
+	if (s->srv->cfg->connect_url != NULL && !s->close_sent &&
+	    s->closed_by == CLOSED_CHILD)
 		s->closed_by = CLOSED_NOT_YET;
 	session_set_close(s, by, code, reason);
 }

@@ -5,11 +5,15 @@ fixture), against an independent Python `websockets` server (clientlib.py
 run as a helper), or against servers that misbehave on purpose.
 """
 
+import base64
+import ctypes
 import hashlib
 import json
 import os
 import signal
+import socket
 import subprocess
+import time
 
 import pytest
 
@@ -37,14 +41,14 @@ def helpers(tmp_path):
 class Bg:
     """A client in the background; stdout and stderr go to files."""
 
-    def __init__(self, tmp_path, args, name="client"):
+    def __init__(self, tmp_path, args, name="client", **popen_kw):
         self.out_path = tmp_path / f"{name}.out"
         self.err_path = tmp_path / f"{name}.err"
         self._out = open(self.out_path, "wb")
         self._err = open(self.err_path, "wb")
         self.proc = subprocess.Popen(
             [wsbridge_path()] + list(args), stdin=subprocess.PIPE,
-            stdout=self._out, stderr=self._err)
+            stdout=self._out, stderr=self._err, **popen_kw)
 
     def write(self, data):
         self.proc.stdin.write(data)
@@ -84,8 +88,8 @@ class Bg:
 def bg(tmp_path):
     made = []
 
-    def start(*args, name=None):
-        c = Bg(tmp_path, args, name=name or f"client{len(made)}")
+    def start(*args, name=None, **popen_kw):
+        c = Bg(tmp_path, args, name=name or f"client{len(made)}", **popen_kw)
         made.append(c)
         return c
 
@@ -535,6 +539,139 @@ def test_connection_drop_after_half_close_exits_255(helpers, bg):
     rc = c.wait(IO_TIMEOUT)
     assert rc == 255, (rc, c.err())
     assert "connection lost" in c.err(), c.err()
+
+
+# A server of our own making, for orders of events a real one leaves to
+# chance: it answers when and how the test says.
+
+def _fake_listener(rcvbuf=None):
+    lsock = socket.socket()
+    if rcvbuf is not None:
+        lsock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+    lsock.bind(("127.0.0.1", 0))
+    lsock.listen(1)
+    return lsock
+
+
+def _read_upgrade(listener, timeout):
+    """Accepts one connection and reads its upgrade request; returns the
+    socket and the Sec-WebSocket-Accept value that answers it."""
+    listener.settimeout(timeout)
+    conn, _ = listener.accept()
+    conn.settimeout(timeout)
+    head = b""
+    for _ in range(1000):
+        if b"\r\n\r\n" in head:
+            break
+        data = conn.recv(4096)
+        assert data, f"client hung up during its upgrade: {head!r}"
+        head += data
+    key = [ln.split(b":", 1)[1].strip() for ln in head.split(b"\r\n")
+           if ln.lower().startswith(b"sec-websocket-key:")][0]
+    return conn, base64.b64encode(hashlib.sha1(
+        key + b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11").digest())
+
+
+def _upgrade_response(accept):
+    """101 with the half-close agreed."""
+    return (b"HTTP/1.1 101 Switching Protocols\r\n"
+            b"Upgrade: websocket\r\nConnection: Upgrade\r\n"
+            b"Sec-WebSocket-Accept: " + accept + b"\r\n"
+            b"Wsbridge-Half-Close: 1\r\n\r\n")
+
+
+def _drain(conn, timeout):
+    """Reads what the client still sends until it hangs up (bounded)."""
+    end = time.monotonic() + timeout
+    for _ in range(100000):
+        if time.monotonic() > end:
+            break
+        try:
+            if not conn.recv(65536):
+                break
+        except (socket.timeout, ConnectionResetError):
+            break
+    conn.close()
+
+
+def test_remote_close_overtaking_the_eof_pong_decides(bg, tmp_path):
+    """With the half-close agreed, our stdin's end is not a close: the
+    remote's close decides the exit status even when it arrives before the
+    end-of-input pong went out (here: queued behind input the remote does
+    not read). It once exited 0, "end of input", on a loaded machine."""
+    lsock = _fake_listener(rcvbuf=4096)
+    port = lsock.getsockname()[1]
+    # More input than the socket buffers hold (tcp_wmem's 4 MiB at most),
+    # less than the queue: the end of input is read, the pong stays queued.
+    c = bg(f"--connect=ws://127.0.0.1:{port}/", "--loglevel=debug",
+           "--queuesize=16777216")
+    conn, accept = _read_upgrade(lsock, IO_TIMEOUT)
+    lsock.close()
+    conn.sendall(_upgrade_response(accept))
+    c.write((b"x" * 1023 + b"\n") * 8192)
+    c.close_stdin()
+    assert wait_until(lambda: "end of input" in c.err(), IO_TIMEOUT), c.err()
+    conn.sendall(encode_frame(0x8, close_payload(4007, b"exit 7"),
+                              mask=False))
+    _drain(conn, IO_TIMEOUT)          # so that the client can finish
+    rc = c.wait(IO_TIMEOUT)
+    assert rc == 7, (rc, c.err())
+    assert "4007" in c.err(), c.err()
+
+
+class MainThreadHeld:
+    """Holds one thread of a child process in a ptrace stop, the others
+    running: here, wsbridge's main thread while its network thread works.
+    (ptrace stops are per thread; SIGSTOP would stop them all.)"""
+
+    PTRACE_DETACH, PTRACE_SEIZE, PTRACE_INTERRUPT = 17, 0x4206, 0x4207
+    WALL = 0x40000000
+
+    def __init__(self, pid):
+        self.libc = ctypes.CDLL(None, use_errno=True)
+        self.libc.ptrace.argtypes = [ctypes.c_long, ctypes.c_long,
+                                     ctypes.c_void_p, ctypes.c_void_p]
+        self.pid = pid
+
+    def _ptrace(self, req):
+        if self.libc.ptrace(req, self.pid, None, None) != 0:
+            err = ctypes.get_errno()
+            raise OSError(err, f"ptrace({req:#x}): {os.strerror(err)}")
+
+    def __enter__(self):
+        self._ptrace(self.PTRACE_SEIZE)
+        self._ptrace(self.PTRACE_INTERRUPT)
+        _, status = os.waitpid(self.pid, self.WALL)
+        assert os.WIFSTOPPED(status), status
+        return self
+
+    def __exit__(self, *exc):
+        self._ptrace(self.PTRACE_DETACH)
+
+
+def test_session_over_before_main_looked_keeps_its_output(bg):
+    """A remote that answers and closes at once can end the whole session
+    on our network thread before the main thread first sees it
+    established; its output must still reach stdout (it was lost on a
+    loaded machine). Made certain: the main thread is held while the
+    answer, a message and the close arrive and the close is answered."""
+    lsock = _fake_listener()
+    port = lsock.getsockname()[1]
+    c = bg(f"--connect=ws://127.0.0.1:{port}/")
+    conn, accept = _read_upgrade(lsock, IO_TIMEOUT)
+    lsock.close()
+    with MainThreadHeld(c.proc.pid):
+        conn.sendall(_upgrade_response(accept) +
+                     encode_frame(0x1, b"before", mask=False) +
+                     encode_frame(0x8, close_payload(4003, b"exit 3"),
+                                  mask=False))
+        # The network thread answers the close without the main thread.
+        got = conn.recv(64)
+        assert got[:1] == b"\x88", got
+        conn.close()
+        time.sleep(0.2)     # and sees the end; a shorter wait only weakens
+    rc = c.wait(IO_TIMEOUT)
+    assert (rc, c.out()) == (3, b"before\n"), (rc, c.out(), c.err())
 
 
 @pytest.mark.parametrize("sig,status", [(signal.SIGTERM, 143),
