@@ -408,7 +408,6 @@ session_closed_by_name(enum closed_by by)
 	return closed_by_names[by];
 }
 
-/* Queues one message for the client; the caller holds the session lock. */
 /*
  * Writes the complete messages waiting for the child to its stdin, fd;
  * with the session locked, since both threads do it. Returns the bytes
@@ -433,6 +432,7 @@ session_write_input(struct session *s, int fd)
 	return n == -1 && errno != EAGAIN && errno != EINTR ? -1 : 0;
 }
 
+/* Queues one message for the client; the caller holds the session lock. */
 void
 session_queue_record(struct session *s, int opcode, const char *data,
     size_t len)
