@@ -416,12 +416,17 @@ def close_payload(code, reason=b""):
 class RawWS:
     """A WebSocket client on a plain socket, for what real clients won't do."""
 
-    def __init__(self, port, timeout=IO_TIMEOUT, rcvbuf=None):
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        if rcvbuf is not None:
-            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+    def __init__(self, port, timeout=IO_TIMEOUT, rcvbuf=None, sock=None):
+        """Connects to 127.0.0.1:port; or wraps sock, a connection accepted
+        on port, for tests that play the server."""
+        if sock is None:
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            if rcvbuf is not None:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+            sock.settimeout(timeout)
+            sock.connect(("127.0.0.1", port))
+        self.sock = sock
         self.sock.settimeout(timeout)
-        self.sock.connect(("127.0.0.1", port))
         self.port = port
         self.buf = b""
         self.eof = False

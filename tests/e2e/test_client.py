@@ -17,7 +17,7 @@ import time
 
 import pytest
 
-from conftest import (IO_TIMEOUT, child, close_payload, encode_frame,
+from conftest import (IO_TIMEOUT, RawWS, child, close_payload, encode_frame,
                       wait_until)
 from clientlib import (Helper, free_port, run_client, run_shell,
                        stderr_lines, stop_pid, write_script, wsbridge_path)
@@ -553,22 +553,16 @@ def _fake_listener(rcvbuf=None):
     return lsock
 
 
-def _read_upgrade(listener, timeout):
+def _accept_upgrade(listener):
     """Accepts one connection and reads its upgrade request; returns the
-    socket and the Sec-WebSocket-Accept value that answers it."""
-    listener.settimeout(timeout)
+    server's end (a RawWS) and the Sec-WebSocket-Accept that answers it."""
+    listener.settimeout(IO_TIMEOUT)
     conn, _ = listener.accept()
-    conn.settimeout(timeout)
-    head = b""
-    for _ in range(1000):
-        if b"\r\n\r\n" in head:
-            break
-        data = conn.recv(4096)
-        assert data, f"client hung up during its upgrade: {head!r}"
-        head += data
+    end = RawWS(listener.getsockname()[1], sock=conn)
+    head = end.read_head()
     key = [ln.split(b":", 1)[1].strip() for ln in head.split(b"\r\n")
            if ln.lower().startswith(b"sec-websocket-key:")][0]
-    return conn, base64.b64encode(hashlib.sha1(
+    return end, base64.b64encode(hashlib.sha1(
         key + b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11").digest())
 
 
@@ -580,21 +574,7 @@ def _upgrade_response(accept):
             b"Wsbridge-Half-Close: 1\r\n\r\n")
 
 
-def _drain(conn, timeout):
-    """Reads what the client still sends until it hangs up (bounded)."""
-    end = time.monotonic() + timeout
-    for _ in range(100000):
-        if time.monotonic() > end:
-            break
-        try:
-            if not conn.recv(65536):
-                break
-        except (socket.timeout, ConnectionResetError):
-            break
-    conn.close()
-
-
-def test_remote_close_overtaking_the_eof_pong_decides(bg, tmp_path):
+def test_remote_close_overtaking_the_eof_pong_decides(bg):
     """With the half-close agreed, our stdin's end is not a close: the
     remote's close decides the exit status even when it arrives before the
     end-of-input pong went out (here: queued behind input the remote does
@@ -605,15 +585,15 @@ def test_remote_close_overtaking_the_eof_pong_decides(bg, tmp_path):
     # less than the queue: the end of input is read, the pong stays queued.
     c = bg(f"--connect=ws://127.0.0.1:{port}/", "--loglevel=debug",
            "--queuesize=16777216")
-    conn, accept = _read_upgrade(lsock, IO_TIMEOUT)
+    conn, accept = _accept_upgrade(lsock)
     lsock.close()
-    conn.sendall(_upgrade_response(accept))
+    conn.send(_upgrade_response(accept))
     c.write((b"x" * 1023 + b"\n") * 8192)
     c.close_stdin()
     assert wait_until(lambda: "end of input" in c.err(), IO_TIMEOUT), c.err()
-    conn.sendall(encode_frame(0x8, close_payload(4007, b"exit 7"),
-                              mask=False))
-    _drain(conn, IO_TIMEOUT)          # so that the client can finish
+    conn.send(encode_frame(0x8, close_payload(4007, b"exit 7"), mask=False))
+    conn.read_all(limit=1 << 24)      # so that the client can finish
+    conn.sock.close()
     rc = c.wait(IO_TIMEOUT)
     assert rc == 7, (rc, c.err())
     assert "4007" in c.err(), c.err()
@@ -658,17 +638,17 @@ def test_session_over_before_main_looked_keeps_its_output(bg):
     lsock = _fake_listener()
     port = lsock.getsockname()[1]
     c = bg(f"--connect=ws://127.0.0.1:{port}/")
-    conn, accept = _read_upgrade(lsock, IO_TIMEOUT)
+    conn, accept = _accept_upgrade(lsock)
     lsock.close()
     with MainThreadHeld(c.proc.pid):
-        conn.sendall(_upgrade_response(accept) +
-                     encode_frame(0x1, b"before", mask=False) +
-                     encode_frame(0x8, close_payload(4003, b"exit 3"),
-                                  mask=False))
+        conn.send(_upgrade_response(accept) +
+                  encode_frame(0x1, b"before", mask=False) +
+                  encode_frame(0x8, close_payload(4003, b"exit 3"),
+                               mask=False))
         # The network thread answers the close without the main thread.
-        got = conn.recv(64)
+        got = conn.sock.recv(64)
         assert got[:1] == b"\x88", got
-        conn.close()
+        conn.sock.close()
         time.sleep(0.2)     # and sees the end; a shorter wait only weakens
     rc = c.wait(IO_TIMEOUT)
     assert (rc, c.out()) == (3, b"before\n"), (rc, c.out(), c.err())
