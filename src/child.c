@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/queue.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -34,6 +35,8 @@
 #include "status.h"
 
 #define PID_BUCKETS	1024
+#define FINISH_WAIT_MS	2000	/* at exit, for SIGKILLed leaders to die */
+#define FINISH_NAP_MS	10
 
 /* A client's command runs in our environment; a server's gets the CGI one. */
 extern char **environ;
@@ -52,6 +55,7 @@ struct child {
 	pid_t			 pid;		/* also the process group */
 	int			 in_fd, err_fd;
 	struct event		*in_ev, *err_ev, *kill_ev;
+	struct event		*out_ev;	/* stdout's wait after the leader */
 	bool			 stdout_eof;	/* as the network side said */
 	char			*errbuf;	/* ERRLINE_MAX, once used */
 	size_t			 errlen;
@@ -190,15 +194,16 @@ group_alive(struct child *c)
 	return kill(-c->pid, 0) == 0 || errno == EPERM;
 }
 
+/* Every wait of a child's end is --closems long. */
 static void
-arm_kill_timer(struct child *c)
+arm_closems(struct child *c, struct event *ev)
 {
 	struct timeval	 tv;
 	unsigned	 ms = c->srv->cfg->closems;
 
 	tv.tv_sec = ms / 1000;
 	tv.tv_usec = (ms % 1000) * 1000;
-	evtimer_add(c->kill_ev, &tv);
+	evtimer_add(ev, &tv);
 }
 
 /* Starts the kill schedule unless it already runs. */
@@ -206,7 +211,7 @@ static void
 start_grace(struct child *c)
 {
 	if (c->stage == KILL_NONE && !evtimer_pending(c->kill_ev, NULL))
-		arm_kill_timer(c);
+		arm_closems(c, c->kill_ev);
 }
 
 /*
@@ -269,12 +274,36 @@ on_kill_timer(evutil_socket_t fd, short what, void *arg)
 		child_close_stdin(c, true);	/* what it did not read is dropped */
 		signal_group(c, SIGTERM);
 		c->stage = KILL_TERM;
-		arm_kill_timer(c);
+		arm_closems(c, c->kill_ev);
 		return;
 	}
 	signal_group(c, SIGKILL);
 	c->stage = KILL_DONE;
 	child_maybe_free(c);
+}
+
+/*
+ * The leader is gone and --closems later its stdout is still open: held by
+ * something it started, maybe outside the group (setsid), where the kill
+ * schedule cannot reach. The network thread gives the pipe up (reading what
+ * is in it), and the session ends with the leader's status.
+ */
+static void
+on_stdout_wait(evutil_socket_t fd, short what, void *arg)
+{
+	struct child	*c = arg;
+	struct session	*s = c->s;
+
+	(void)fd;
+	(void)what;
+	if (s == NULL || c->stdout_eof)
+		return;
+	log_debug("session=%llu stdout still open after the command exited: "
+	    "closing it", (unsigned long long)c->session_id);
+	session_lock(s);
+	s->stdout_abandon = true;
+	session_unlock(s);
+	session_wake_net(s);
 }
 
 /* --passstderr: stderr lines go to the client, as JSON, not to the log. */
@@ -398,25 +427,22 @@ on_stdin_writable(evutil_socket_t fd, short what, void *arg)
 }
 
 /*
- * The leader is reaped and stdout reached EOF: every byte the child wrote is
- * queued, so the session can close with its status, and the main side lets
- * go of the session. The caller frees the child, if it may, as its last act.
+ * The main side lets go of the session, with the leader's status if it was
+ * reaped (only a leader that would not die at exit is not).
  */
 static void
-child_check_done(struct child *c)
+child_end_session(struct child *c)
 {
 	struct session	*s = c->s;
 	char		 reason[64];
 
-	if (!c->reaped || !c->stdout_eof || s == NULL)
-		return;
 	child_close_stdin(c, true);
 	status_close_reason(c->wstatus, reason, sizeof reason);
 	session_lock(s);
-	s->exited = true;
+	s->exited = c->reaped;
 	s->wstatus = c->wstatus;
 	/* A stopping server's 1001 wins over an exit its EOF provoked. */
-	if (!s->client_gone && !s->shutdown)
+	if (!s->client_gone && !s->shutdown && c->reaped)
 		session_set_close(s, CLOSED_CHILD,
 		    status_close_code(c->wstatus), reason);
 	s->output_done = true;
@@ -426,6 +452,20 @@ child_check_done(struct child *c)
 	session_wake_net(s);
 	c->s = NULL;
 	session_unref(s);
+}
+
+/*
+ * The leader is reaped and stdout reached EOF: every byte the child wrote is
+ * queued, so the session can close with its status, and the main side lets
+ * go of the session. The caller frees the child, if it may, as its last act.
+ */
+static void
+child_check_done(struct child *c)
+{
+	if (!c->reaped || !c->stdout_eof || c->s == NULL)
+		return;
+	event_del(c->out_ev);
+	child_end_session(c);
 	/* Anything the leader left in its group gets the schedule too. */
 	if (group_alive(c))
 		start_grace(c);
@@ -454,6 +494,7 @@ child_destroy(struct child *c)
 	event_free(c->in_ev);
 	event_free(c->err_ev);
 	event_free(c->kill_ev);
+	event_free(c->out_ev);
 	close_fd(&c->in_fd);
 	close_fd(&c->err_fd);
 	free(c->errbuf);
@@ -475,8 +516,11 @@ children_reap(struct server *srv)
 		c->wstatus = st;
 		log_debug("session=%llu pid %ld ended: status %d",
 		    (unsigned long long)c->session_id, (long)pid, st);
-		if (!c->stdout_eof)
-			start_grace(c);	/* a group member holds stdout */
+		if (!c->stdout_eof) {
+			/* Something it started holds stdout: bound the wait. */
+			start_grace(c);
+			arm_closems(c, c->out_ev);
+		}
 		child_check_done(c);
 		child_maybe_free(c);
 	}
@@ -610,11 +654,13 @@ child_new(struct server *srv, struct session *s, pid_t pid, int in, int err)
 	    on_stdin_writable, c);
 	c->err_ev = event_new(srv->base, err, EV_READ | EV_PERSIST, on_stderr, c);
 	c->kill_ev = evtimer_new(srv->base, on_kill_timer, c);
+	c->out_ev = evtimer_new(srv->base, on_stdout_wait, c);
 	if (c->in_ev == NULL || c->err_ev == NULL || c->kill_ev == NULL ||
-	    event_add(c->err_ev, NULL) == -1) {
+	    c->out_ev == NULL || event_add(c->err_ev, NULL) == -1) {
 		if (c->in_ev) event_free(c->in_ev);
 		if (c->err_ev) event_free(c->err_ev);
 		if (c->kill_ev) event_free(c->kill_ev);
+		if (c->out_ev) event_free(c->out_ev);
 		free(c);
 		return NULL;
 	}
@@ -804,7 +850,55 @@ children_kill_all(struct server *srv)
 	struct child	*c;
 
 	TAILQ_FOREACH(c, &srv->children->all, entry) {
-		if (c->stage != KILL_DONE)
+		if (c->stage != KILL_DONE) {
 			signal_group(c, SIGKILL);
+			/* Its end needs no schedule: it goes once reaped. */
+			event_del(c->kill_ev);
+			c->stage = KILL_DONE;
+		}
+	}
+}
+
+static unsigned
+children_unreaped(struct children *ch)
+{
+	struct child	*c;
+	unsigned	 n = 0;
+
+	TAILQ_FOREACH(c, &ch->all, entry)
+		n += !c->reaped;
+	return n;
+}
+
+/*
+ * At exit, once the network thread is gone (it read what was left in each
+ * stdout and closed it): every child still running is killed and, for a
+ * bounded time, reaped, and every session still held here ends, so that its
+ * ACCESS line has the status, SIGKILL if it had to be.
+ */
+void
+children_finish(struct server *srv)
+{
+	struct timespec	 nap = { 0, FINISH_NAP_MS * 1000000L };
+	struct child	*c;
+	unsigned	 waited;
+
+	TAILQ_FOREACH(c, &srv->children->all, entry)
+		c->stdout_eof = true;	/* no more comes, nor is waited for */
+	children_kill_all(srv);
+	for (waited = 0;; waited += FINISH_NAP_MS) {
+		children_reap(srv);	/* ends the sessions of those reaped */
+		if (children_unreaped(srv->children) == 0 ||
+		    waited >= FINISH_WAIT_MS)
+			break;
+		nanosleep(&nap, NULL);
+	}
+	TAILQ_FOREACH(c, &srv->children->all, entry) {
+		if (c->s == NULL)
+			continue;
+		if (!c->reaped)
+			log_error("session=%llu pid %ld did not die: no status",
+			    (unsigned long long)c->session_id, (long)c->pid);
+		child_end_session(c);
 	}
 }

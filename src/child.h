@@ -16,6 +16,7 @@ unsigned	 children_count(const struct children *);
 void		 children_reap(struct server *);
 void		 children_shutdown(struct server *);
 void		 children_kill_all(struct server *);
+void		 children_finish(struct server *);
 
 void		 child_service(struct server *, struct session *);
 int		 child_pipe(int [2], int);

@@ -48,6 +48,7 @@ static const char license_text[] =
 "OR IN CONNECTION WITH THE USE OR PERFORMANCE OF THIS SOFTWARE.\n";
 
 #define STOP_POLL_MS	50
+#define FINISH_ROUNDS	4	/* of serving what the queues hold, at exit */
 
 
 /* A child must start with 0, 1 and 2 and nothing else: make sure they exist. */
@@ -93,6 +94,50 @@ on_main_wake(evutil_socket_t fd, short what, void *arg)
 		session_unref(s);
 	}
 	check_stopped(srv);
+}
+
+/*
+ * At exit, once the network thread is gone: what it queued for main (its
+ * last news, from lws_context_destroy's WSI_DESTROY and from closing the
+ * stdouts) is served, and what it would have served is let go, since
+ * nothing is sent any more. Each session on a queue is there once, so a
+ * round takes as many as there are sessions.
+ */
+static void
+drain_queues(struct server *srv)
+{
+	struct session	*s;
+	unsigned	 round, n, i;
+
+	for (round = 0; round < FINISH_ROUNDS; round++) {
+		n = hub_count(srv->hub) + 1;
+		for (i = 0; i < n && (s = hub_next_main(srv->hub)) != NULL;
+		    i++) {
+			srv->service(srv, s);
+			session_unref(s);
+		}
+		for (i = 0; i < n && (s = hub_next_net(srv->hub)) != NULL; i++)
+			session_unref(s);
+	}
+}
+
+/*
+ * Every session that started ends with its ACCESS line before we exit,
+ * however its client behaved: one that never answered our close frame
+ * would have kept the network thread's reference for 5 s, longer than the
+ * stop's deadline. So the children still running are killed and reaped,
+ * and the sessions they held end with that status.
+ */
+static void
+finish_sessions(struct server *srv)
+{
+	unsigned	 left;
+
+	drain_queues(srv);
+	children_finish(srv);
+	drain_queues(srv);
+	if ((left = hub_count(srv->hub)) > 0)
+		log_error("%u sessions could not be ended", left);
 }
 
 static void
@@ -453,6 +498,7 @@ main(int argc, char **argv)
 	listeners_close(&srv);
 	resolve_stop(&srv);
 	net_stop(&srv);
+	finish_sessions(&srv);
 	tls_stop(&srv);
 	server_teardown(&srv);
 	config_free(&cfg);

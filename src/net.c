@@ -88,6 +88,7 @@ static void	 net_send_now(struct net *, struct session *);
 static int	 net_send_queued(struct net *, struct session *, struct lws *,
 		     bool);
 static void	 net_resume_stdout(struct net *, struct session *);
+static void	 net_close_stdout(struct net *, struct session *, bool);
 
 static void
 net_adopt(struct net *n, struct session *s)
@@ -183,7 +184,7 @@ static void
 net_service(struct net *n, struct session *s)
 {
 	size_t	 limit = n->srv->cfg->queue_limit;
-	bool	 writable, abandon, resume = false;
+	bool	 writable, abandon, give_up, resume = false;
 	int	 out_fd;
 
 	if (s->fd >= 0) {
@@ -193,9 +194,13 @@ net_service(struct net *n, struct session *s)
 	session_lock(s);
 	out_fd = s->stdout_fd;
 	s->stdout_fd = -1;
+	give_up = s->stdout_abandon;
 	session_unlock(s);
 	if (out_fd >= 0)
 		net_adopt_stdout(n, s, out_fd);
+	/* The leader is gone and main waited long enough for stdout's EOF. */
+	if (give_up && s->out_fd >= 0)
+		net_close_stdout(n, s, true);
 	if (s->wsi == NULL)
 		return;
 	session_lock(s);

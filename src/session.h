@@ -73,6 +73,7 @@ struct session {
 	int			 stdin_fd;	/* either side writes it, see net.c */
 	int			 stdout_fd;	/* main hands it to the network */
 	bool			 stdout_eof;	/* the network read it to the end */
+	bool			 stdout_abandon; /* main: leader gone, give it up */
 	int			 wstatus;
 	pid_t			 pid;
 	enum closed_by		 closed_by;

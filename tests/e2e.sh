@@ -12,6 +12,13 @@ if ! /usr/bin/python3 -c 'import pytest, websockets' 2>/dev/null; then
 	    "skipping" >&2
 	exit 77
 fi
+# With Debian's python3-pytest-timeout a hung test fails alone, with its
+# traceback, and the others still run ($WSB_TEST_TIMEOUT seconds each);
+# make check bounds the whole run as well.
+limit=()
+if /usr/bin/python3 -c 'import pytest_timeout' 2>/dev/null; then
+	limit=(--timeout="${WSB_TEST_TIMEOUT:-300}")
+fi
 # tests/contrib.sh runs this same script on tests/contrib.
-exec /usr/bin/python3 -m pytest -q -rfE -p no:cacheprovider \
+exec /usr/bin/python3 -m pytest -q -rfE -p no:cacheprovider "${limit[@]}" \
 	"$srcdir/tests/${WSB_SUITE:-e2e}" "$@"

@@ -15,6 +15,15 @@ def no_hup(markers):
     return "HUP" not in markers.lines("events")
 
 
+def started(markers):
+    """Waits for record.sh's START, written once its traps are set: a test
+    whose session gets the child signalled before it echoed anything waits
+    for it, or the signal could kill the script instead of being seen."""
+    return wait_until(lambda: any(ln.startswith("START ")
+                                  for ln in markers.lines("events")),
+                      IO_TIMEOUT)
+
+
 # --- client close frame ----------------------------------------------------
 
 @pytest.mark.parametrize("code,reason", [(1000, ""), (4321, "bye now")])
@@ -184,6 +193,7 @@ def test_fragmented_message_over_maxframesize_gives_1009(wsbridge, markers,
     srv = wsbridge("--maxframesize=1000", child("record.sh"))
     r = raw_clients(srv.port)
     assert r.handshake("/bigfrag")[0] == 101
+    assert started(markers), markers.read("events")
     for _ in range(4):
         r.send(encode_frame(0x0 if _ else 0x1, b"q" * 400, fin=False))
     r.send(encode_frame(0x0, b"q", fin=True))

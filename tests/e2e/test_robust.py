@@ -128,6 +128,10 @@ def test_unmasked_client_frame_does_not_hurt_the_server(wsbridge, markers,
     srv = wsbridge(child("record.sh"))
     r = raw_clients(srv.port)
     assert r.handshake("/bad")[0] == 101
+    # A refusal would SIGHUP the child: only once record.sh set its traps.
+    assert wait_until(lambda: any(ln.startswith("START ")
+                                  for ln in markers.lines("events")),
+                      IO_TIMEOUT), markers.read("events")
     r.send(encode_frame(0x1, b"hello", mask=False))
     r.send(encode_frame(0x8, b"\x03\xe8"))
     close = r.recv_close()

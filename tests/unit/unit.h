@@ -16,6 +16,7 @@
 #ifndef WSB_UNIT_H
 #define WSB_UNIT_H
 
+#include <errno.h>
 #include <stdarg.h>
 #include <signal.h>
 #include <sys/resource.h>
@@ -200,31 +201,41 @@ unit_done_at(const char *file)
 
 /*
  * Forks a child that ends as told (exit code, or killed by sig when sig is
- * not 0) and returns its status as waitpid reports it; -1 if fork fails.
+ * not 0) and returns its status as waitpid reports it; -1 if fork or
+ * waitpid fails. The child sends itself the signal, after putting it back
+ * to its default and unblocking it: what we inherited (SIGHUP ignored
+ * under nohup, SIGQUIT in a background job) must not change the result,
+ * and a signal sent before the child reset it would be lost, leaving it
+ * waiting forever.
  */
 static inline int
 real_status(int exit_code, int sig)
 {
-	pid_t	 pid;
-	int	 st = -1;
+	struct rlimit	 no_core = { 0, 0 };
+	sigset_t	 set;
+	pid_t		 pid;
+	int		 st = -1;
 
+	/* An ignored SIGCHLD would reap the child for us: waitpid fails. */
+	signal(SIGCHLD, SIG_DFL);
 	fflush(NULL);
 	if ((pid = fork()) == -1)
 		return -1;
 	if (pid == 0) {
-		struct rlimit	 no_core = { 0, 0 };
-
 		setrlimit(RLIMIT_CORE, &no_core);
 		if (sig == 0)
 			_exit(exit_code);
 		signal(sig, SIG_DFL);
-		for (;;)
-			pause();
+		sigemptyset(&set);
+		sigaddset(&set, sig);
+		sigprocmask(SIG_UNBLOCK, &set, NULL);
+		raise(sig);
+		_exit(126);	/* not killed: the check shows exit 126 */
 	}
-	if (sig != 0)
-		kill(pid, sig);
-	while (waitpid(pid, &st, 0) == -1)
-		;
+	while (waitpid(pid, &st, 0) == -1) {
+		if (errno != EINTR)
+			return -1;
+	}
 	return st;
 }
 

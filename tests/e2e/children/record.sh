@@ -2,7 +2,9 @@
 # Records what the session did to it in "$MARKER_DIR/${1:-events}", one event
 # a line: "START <pid>", "LINE <text>" for each line read from stdin (the
 # line is also echoed back on stdout), "HUP" and "TERM" when those signals
-# arrive, and "EOF" when stdin ends (then it exits 0).
+# arrive, and "EOF" when stdin ends (then it exits 0). START comes once the
+# traps are set: a test that gets the child signalled before it has echoed
+# anything waits for START first, or the signal could kill the script.
 ev="$MARKER_DIR/${1:-events}"
 trap 'echo HUP >> "$ev"' HUP
 trap 'echo TERM >> "$ev"' TERM
