@@ -231,6 +231,174 @@ http_websocket_key_ok(const struct http_request *req)
 	return strchr("AQgw", k[21]) != NULL;
 }
 
+/* How many times a header occurs: some must occur exactly once. */
+size_t
+http_header_count(const struct http_request *req, const char *name)
+{
+	size_t	 i, n = 0;
+
+	for (i = 0; i < req->nheaders; i++) {
+		if (strcasecmp(req->headers[i].name, name) == 0)
+			n++;
+	}
+	return n;
+}
+
+/*
+ * RFC 7230 5.4 and RFC 3986 3.2.2: a reg-name or an IP literal in
+ * brackets, then an optional port. Not empty: the key of the handshake's
+ * origin checks cannot be nothing.
+ */
+bool
+http_host_ok(const char *host)
+{
+	const char	*p = host;
+	size_t		 n;
+
+	if (*p == '[') {
+		n = strspn(p + 1, "0123456789abcdefABCDEF:.");
+		if (n == 0 || p[1 + n] != ']')
+			return false;
+		p += n + 2;
+	} else {
+		n = strspn(p, "abcdefghijklmnopqrstuvwxyz"
+		    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~!$&'()*+,;=%");
+		if (n == 0)
+			return false;
+		p += n;
+	}
+	if (*p == ':') {
+		p++;
+		n = strspn(p, "0123456789");
+		if (n > 5)
+			return false;
+		p += n;
+	}
+	return *p == '\0';
+}
+
+static int
+hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/*
+ * Every '%' in the target, query included, starts an escape of two hex
+ * digits, and none of them is NUL: a NUL cannot reach the child's
+ * environment, and what is not an escape means something else to every
+ * other parser on the way.
+ */
+bool
+http_target_ok(const char *target)
+{
+	const char	*p;
+
+	for (p = strchr(target, '%'); p != NULL; p = strchr(p + 3, '%')) {
+		if (hexval(p[1]) < 0 || hexval(p[2]) < 0)
+			return false;
+		if (p[1] == '0' && p[2] == '0')
+			return false;
+	}
+	return true;
+}
+
+/* The path's next character, decoded; *i moves past what it took. */
+static char
+path_char(const char *path, size_t len, size_t *i)
+{
+	char	 c = path[*i];
+
+	if (c == '%' && *i + 2 < len && hexval(path[*i + 1]) >= 0 &&
+	    hexval(path[*i + 2]) >= 0) {
+		c = (char)(hexval(path[*i + 1]) << 4 | hexval(path[*i + 2]));
+		*i += 2;
+	}
+	(*i)++;
+	return c;
+}
+
+static bool
+dot_segment(size_t len, size_t dots)
+{
+	return len > 0 && len == dots && dots <= 2;
+}
+
+/*
+ * Whether the path (the target before any '?') holds a "." or ".."
+ * segment, plain or percent-encoded, an encoded '/' counting as a
+ * separator. Clients remove dot segments before they send (RFC 3986
+ * 5.2.4), so only a hand-made request has one, and each server or proxy
+ * on the way would resolve it its own way.
+ */
+bool
+http_path_has_dots(const char *target)
+{
+	size_t	 len = http_path_length(target), i = 0, seg = 0, dots = 0;
+	char	 c;
+
+	while (i < len) {
+		c = path_char(target, len, &i);
+		if (c != '/') {
+			seg++;
+			dots += c == '.';
+			continue;
+		}
+		if (dot_segment(seg, dots))
+			return true;
+		seg = dots = 0;
+	}
+	return dot_segment(seg, dots);
+}
+
+/*
+ * What makes an upgrade request no valid WebSocket opening handshake
+ * (RFC 6455 4.1 and 4.2.1, RFC 7230), as a line for the 400 answer; NULL
+ * if nothing does. The version (426) and the key have their own checks.
+ */
+const char *
+http_handshake_error(const struct http_request *req)
+{
+	const char	*host = http_header(req, "Host");
+	const char	*upgrade = http_header(req, "Upgrade");
+	const char	*cl;
+	size_t		 i;
+
+	if (strcmp(req->version, "HTTP/1.1") != 0)
+		return "a WebSocket handshake needs HTTP/1.1\n";
+	if (http_header_count(req, "Host") != 1 || !http_host_ok(host))
+		return "missing, repeated or malformed Host\n";
+	/* No WebSocket client offers other protocols alongside. */
+	if (http_header_count(req, "Upgrade") != 1 ||
+	    strcasecmp(upgrade, "websocket") != 0)
+		return "Upgrade must be websocket alone\n";
+	if (http_header_count(req, "Sec-WebSocket-Key") > 1 ||
+	    http_header_count(req, "Sec-WebSocket-Version") > 1)
+		return "repeated Sec-WebSocket-Key or -Version\n";
+	/* Which one would the origin check read? */
+	if (http_header_count(req, "Origin") > 1)
+		return "repeated Origin\n";
+	/* Body bytes would be read as the client's first frame. */
+	if (http_header(req, "Transfer-Encoding") != NULL)
+		return "a handshake has no body\n";
+	for (i = 0; i < req->nheaders; i++) {
+		if (strcasecmp(req->headers[i].name, "Content-Length") != 0)
+			continue;
+		cl = req->headers[i].value;
+		if (*cl == '\0' || strspn(cl, "0") != strlen(cl))
+			return "a handshake has no body\n";
+	}
+	if (!http_target_ok(req->target))
+		return "malformed or NUL percent-escape in the target\n";
+	return NULL;
+}
+
 /* They would end up in the Host header and the request line. */
 static bool
 has_ctl_or_space(const char *s)
@@ -294,18 +462,6 @@ url_parse(const char *s, struct url *u)
 	    path) >= (int)sizeof u->path)
 		return -1;
 	return 0;
-}
-
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
 }
 
 /*

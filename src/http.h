@@ -39,6 +39,11 @@ bool		 http_header_has_token(const struct http_request *,
 bool		 http_is_websocket(const struct http_request *);
 bool		 http_websocket_version_ok(const struct http_request *);
 bool		 http_websocket_key_ok(const struct http_request *);
+size_t		 http_header_count(const struct http_request *, const char *);
+bool		 http_host_ok(const char *);
+bool		 http_target_ok(const char *);
+bool		 http_path_has_dots(const char *);
+const char	*http_handshake_error(const struct http_request *);
 size_t		 http_path_length(const char *);
 int		 http_path_decode(const char *, char *, size_t);
 

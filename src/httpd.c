@@ -34,6 +34,8 @@
 #include "session.h"
 
 #define IO_TIMEOUT	30		/* seconds without progress */
+#define BODY_TIMEOUT	10		/* seconds without CGI request body,
+					   as a whole head gets (listener.c) */
 #define CGI_HEAD_MAX	16384
 #define OUT_HIGH	(256 * 1024)	/* pause a CGI script past this */
 
@@ -50,6 +52,8 @@ struct conn {
 	size_t			 body_left;
 	bool			 head_done;
 	bool			 counted;	/* holds one of --maxforks */
+	char			 remote[80];	/* for the log */
+	char			*target;
 	TAILQ_ENTRY(conn)	 entry;
 };
 
@@ -89,19 +93,31 @@ reason_phrase(int code)
 	}
 }
 
+/* Ends a CGI script's part: its pipes, its process group, its slot. */
 static void
-conn_free(struct conn *c)
+cgi_stop(struct conn *c)
 {
 	if (c->pid > 0)
 		kill(-c->pid, SIGTERM);	/* a script still running is cut off */
+	c->pid = -1;			/* reaped by children_reap */
 	if (c->counted)
 		c->srv->forks--;
+	c->counted = false;
 	if (c->cgi_in != NULL)
 		bufferevent_free(c->cgi_in);
+	c->cgi_in = NULL;
 	if (c->cgi_out != NULL)
 		bufferevent_free(c->cgi_out);
+	c->cgi_out = NULL;
+}
+
+static void
+conn_free(struct conn *c)
+{
+	cgi_stop(c);
 	bufferevent_free(c->bev);
 	TAILQ_REMOVE(c->srv->httpd, c, entry);
+	free(c->target);
 	free(c);
 }
 
@@ -117,12 +133,44 @@ on_client_write(struct bufferevent *bev, void *arg)
 		bufferevent_enable(c->cgi_out, EV_READ);	/* room again */
 }
 
+static void	 respond(struct conn *, int, const char *, const char *,
+		     const char *, size_t, bool);
+
+/*
+ * A CGI request body that stops coming would hold the script and its
+ * --maxforks slot for as long as the client likes: end both, as a slow
+ * head is ended, with 408 if the script has not begun its answer.
+ */
+static void
+cgi_body_timeout(struct conn *c)
+{
+	bool	 answer = !c->head_done && !c->done;
+
+	log_access("cgi remote=%s path=%s pid=%ld status=%s request body "
+	    "timed out with %zu bytes to come", c->remote, c->target,
+	    (long)c->pid, answer ? "408" : "-", c->body_left);
+	cgi_stop(c);
+	if (!answer) {
+		conn_free(c);
+		return;
+	}
+	respond(c, 408, "text/plain; charset=utf-8", NULL,
+	    "408 Request Timeout\n", 20, false);
+}
+
 static void
 on_client_event(struct bufferevent *bev, short what, void *arg)
 {
+	struct conn	*c = arg;
+
 	(void)bev;
+	if ((what & BEV_EVENT_TIMEOUT) && (what & BEV_EVENT_READING) &&
+	    c->body_left > 0) {
+		cgi_body_timeout(c);
+		return;
+	}
 	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT))
-		conn_free(arg);
+		conn_free(c);
 }
 
 /* Takes the socket over; the peeked request head is consumed first. */
@@ -570,6 +618,14 @@ cgi_done(struct conn *c)
 	finish(c);
 }
 
+/* The body is all in: from now on only a stalled write times out. */
+static void
+body_done(struct conn *c)
+{
+	bufferevent_set_timeouts(c->bev, NULL,
+	    &(struct timeval){ IO_TIMEOUT, 0 });
+}
+
 static void
 on_cgi_read(struct bufferevent *bev, void *arg)
 {
@@ -643,14 +699,14 @@ on_client_read(struct bufferevent *bev, void *arg)
 	struct evbuffer	*in = bufferevent_get_input(bev);
 	size_t		 n = evbuffer_get_length(in);
 
-	if (c->cgi_in == NULL) {
-		evbuffer_drain(in, n);
-		return;
-	}
 	if (n > c->body_left)
 		n = c->body_left;
-	evbuffer_remove_buffer(in, bufferevent_get_output(c->cgi_in), n);
-	c->body_left -= n;
+	/* Counted even when the script stopped reading: the timeout needs it. */
+	if (c->cgi_in != NULL)
+		evbuffer_remove_buffer(in, bufferevent_get_output(c->cgi_in),
+		    n);
+	if (n > 0 && (c->body_left -= n) == 0)
+		body_done(c);
 	evbuffer_drain(in, evbuffer_get_length(in));
 }
 
@@ -759,6 +815,15 @@ serve_cgi(struct server *srv, int fd, size_t headlen,
 		child_pipe_close(out);
 		return true;
 	}
+	snprintf(c->remote, sizeof c->remote, "%s", cf->remote);
+	if ((c->target = strdup(req->target)) == NULL) {
+		log_error("out of memory answering HTTP");
+		env_free(envp);
+		child_pipe_close(in);
+		child_pipe_close(out);
+		conn_free(c);
+		return true;
+	}
 	error = child_spawn_fds(file, argv, envp, fds, &c->pid);
 	env_free(envp);
 	close(in[0]);
@@ -797,9 +862,11 @@ serve_cgi(struct server *srv, int fd, size_t headlen,
 	if (c->body_left == 0) {
 		bufferevent_free(c->cgi_in);
 		c->cgi_in = NULL;
-	}
-	/* The script may run long: only a stalled write times out. */
-	bufferevent_set_timeouts(c->bev, NULL, &(struct timeval){ IO_TIMEOUT, 0 });
+		body_done(c);	/* the script may run long */
+	} else
+		bufferevent_set_timeouts(c->bev,
+		    &(struct timeval){ BODY_TIMEOUT, 0 },
+		    &(struct timeval){ IO_TIMEOUT, 0 });
 	log_access("cgi remote=%s path=%s pid=%ld", cf->remote, req->target,
 	    (long)c->pid);
 	return true;

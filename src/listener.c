@@ -10,6 +10,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -377,7 +378,8 @@ subprotocol_ok(const struct config *cfg, const struct http_request *req)
 /*
  * An upgrade is refused here, over plain HTTP and before anything is
  * spawned, for every reason we can know in advance; websocketd upgrades
- * first and then drops the socket, which tells a browser nothing.
+ * first and then drops the socket, which tells a browser nothing. Every
+ * rule is ours: what passes must be a handshake we can answer with 101.
  */
 static int
 check_upgrade(struct pending *p, const struct http_request *req,
@@ -385,7 +387,13 @@ check_upgrade(struct pending *p, const struct http_request *req,
 {
 	const struct config	*cfg = p->srv->cfg;
 
-	*why = NULL;
+	if ((*why = http_handshake_error(req)) != NULL)
+		return 400;
+	/* With --dir, find_script forbids them (403). */
+	if (cfg->dir == NULL && http_path_has_dots(req->target)) {
+		*why = "a \".\" or \"..\" segment in the path\n";
+		return 400;
+	}
 	if (!http_websocket_version_ok(req)) {
 		*why = "only WebSocket version 13 is spoken here\n";
 		return 426;
@@ -480,6 +488,23 @@ route_request(struct pending *p, struct http_request *req, size_t headlen)
 	    prefix);
 }
 
+/*
+ * Whether the client reset or half-closed the connection. A peek cannot
+ * tell: after a reset or a FIN it still returns the bytes queued before,
+ * not -1 or 0, so a head cut short would wait for its timeout.
+ */
+static bool
+peer_done(int fd)
+{
+	struct pollfd	 pfd = { .fd = fd, .events = POLLRDHUP };
+
+	if (poll(&pfd, 1, 0) == -1) {
+		log_debug("poll on a new connection: %s", strerror(errno));
+		return false;
+	}
+	return (pfd.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
+}
+
 static void
 on_pending_read(evutil_socket_t fd, short what, void *arg)
 {
@@ -502,8 +527,11 @@ on_pending_read(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	head = http_head_length(ls->scratch, (size_t)n);
-	if (head == 0)
+	if (head == 0) {
+		if (peer_done(fd))
+			pending_free(p, true);
 		return;		/* more to come: the next edge wakes us */
+	}
 	if (head < 0) {
 		reply_error(p, 0, head == -2 ? 431 : 400, NULL);
 		return;

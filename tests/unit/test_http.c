@@ -490,6 +490,187 @@ test_websocket_key_and_version(void)
 	CHECK(!version_ok("GET / HTTP/1.1\r\nHost: a\r\n\r\n"));
 }
 
+static void
+test_header_count(void)
+{
+	struct http_request	 req;
+
+	CHECK_EQ_INT(parse(&req, "GET / HTTP/1.1\r\n"
+	    "Host: a\r\n"
+	    "X-Dup: one\r\n"
+	    "x-dup: two\r\n"
+	    "X-DUP:\r\n"
+	    "\r\n"), 0);
+	CHECK_EQ_INT(http_header_count(&req, "Host"), 1);
+	CHECK_EQ_INT(http_header_count(&req, "host"), 1);
+	CHECK_EQ_INT(http_header_count(&req, "X-Dup"), 3);
+	CHECK_EQ_INT(http_header_count(&req, "Missing"), 0);
+	CHECK_EQ_INT(http_header_count(&req, "X-Du"), 0);
+	http_request_free(&req);
+}
+
+static void
+test_host(void)
+{
+	size_t	 i;
+	static const char *const yes[] = {
+		"a", "example.com", "example.com:8080", "127.0.0.1:1",
+		"[::1]", "[::1]:80", "[2001:db8::1]:65535", "[::ffff:1.2.3.4]",
+		"a-b_c~d.e", "xn--bcher-kva.example", "host:",	/* empty port */
+		"a%20b", "!$&'()*+,;=",
+	};
+	static const char *const no[] = {
+		"", ":80", "a b", "a\tb", "a/b", "a\\b", "user@host", "a:b",
+		"a:123456", "a:80:80", "[::1", "::1", "[]", "[::1]x",
+		"[::1]:x", "[zz::1]", "a?b", "a#b", "h\xc3\xa9", "a\"b",
+	};
+
+	for (i = 0; i < sizeof yes / sizeof yes[0]; i++) {
+		UNIT_CTX("yes[%zu] %s", i, yes[i]);
+		CHECK(http_host_ok(yes[i]));
+	}
+	for (i = 0; i < sizeof no / sizeof no[0]; i++) {
+		UNIT_CTX("no[%zu] %s", i, no[i]);
+		CHECK(!http_host_ok(no[i]));
+	}
+	UNIT_CTX_CLEAR();
+}
+
+static void
+test_target(void)
+{
+	CHECK(http_target_ok("/"));
+	CHECK(http_target_ok("/a%20b%2F%2f%41?x=%7E&y=%e9"));
+	CHECK(http_target_ok("/%01?%ff"));
+	CHECK(http_target_ok("/a?%10%0a"));
+	/* NUL, in the path or the query, and any case of it. */
+	CHECK(!http_target_ok("/a%00b"));
+	CHECK(!http_target_ok("/a?x=%00"));
+	CHECK(!http_target_ok("/%00"));
+	/* Not an escape: a bad digit, or cut short. */
+	CHECK(!http_target_ok("/a%zz"));
+	CHECK(!http_target_ok("/a%2g"));
+	CHECK(!http_target_ok("/a%g2"));
+	CHECK(!http_target_ok("/a%2"));
+	CHECK(!http_target_ok("/a%"));
+	CHECK(!http_target_ok("/a?b=%"));
+	CHECK(!http_target_ok("/%%41"));
+	CHECK(!http_target_ok("/%2%41"));
+}
+
+static void
+test_path_dots(void)
+{
+	size_t	 i;
+	static const char *const yes[] = {
+		"/.", "/..", "/./", "/../", "/a/.", "/a/..", "/a/./b",
+		"/a/../b", "/../../../etc/passwd", "//..//",
+		/* Encoded, in any case, and behind an encoded slash. */
+		"/%2e", "/%2E%2e", "/a/%2e%2e/b", "/a/.%2e/b", "/a%2f..",
+		"/a%2F.%2Fb", "/..?x", "/.?",
+	};
+	static const char *const no[] = {
+		"/", "/a", "/...", "/.a", "/a.", "/..a", "/a..", "/a/.../b",
+		"/.htaccess", "/a.b/c..d", "/%2e%2e%2e", "/%2ea",
+		/* The query is no path. */
+		"/a?x=/../", "/?..", "/a?/./b",
+		/* Not an escape: taken as it is. */
+		"/%2", "/.%2",
+	};
+
+	for (i = 0; i < sizeof yes / sizeof yes[0]; i++) {
+		UNIT_CTX("yes[%zu] %s", i, yes[i]);
+		CHECK(http_path_has_dots(yes[i]));
+	}
+	for (i = 0; i < sizeof no / sizeof no[0]; i++) {
+		UNIT_CTX("no[%zu] %s", i, no[i]);
+		CHECK(!http_path_has_dots(no[i]));
+	}
+	UNIT_CTX_CLEAR();
+}
+
+/* http_handshake_error for WS_HEAD's request line and headers, edited. */
+static const char *
+handshake_error(const char *head)
+{
+	static char		 why[128];
+	struct http_request	 req;
+	const char		*e;
+
+	if (!CHECK_EQ_INT(parse(&req, head), 0))
+		return "unparsed";
+	e = http_handshake_error(&req);
+	snprintf(why, sizeof why, "%s", e != NULL ? e : "");
+	http_request_free(&req);
+	return e != NULL ? why : NULL;
+}
+
+#define HS_LINE	"GET /chat?room=1 HTTP/1.1\r\n"
+#define HS_HOST	"Host: example.com:8080\r\n"
+#define HS_UPG	"Upgrade: websocket\r\nConnection: Upgrade\r\n"
+#define HS_KEY	"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n" \
+		"Sec-WebSocket-Version: 13\r\n"
+
+static void
+test_handshake_error(void)
+{
+	size_t	 i;
+	static const char *const good[] = {
+		WS_HEAD,
+		HS_LINE HS_HOST HS_UPG HS_KEY "Content-Length: 0\r\n\r\n",
+		HS_LINE HS_HOST HS_UPG HS_KEY "Content-Length: 000\r\n\r\n",
+		HS_LINE HS_HOST "upgrade: WebSocket\r\n"
+		"Connection: keep-alive\r\nconnection: Upgrade\r\n" HS_KEY
+		"Origin: http://example.com\r\n\r\n",
+		"GET /a%20b?x=%2F HTTP/1.1\r\n" HS_HOST HS_UPG HS_KEY "\r\n",
+		/* Dot segments are the caller's: 400 or, with --dir, 403. */
+		"GET /../x HTTP/1.1\r\n" HS_HOST HS_UPG HS_KEY "\r\n",
+		/* A missing key or version has its own answer. */
+		HS_LINE HS_HOST HS_UPG "\r\n",
+	};
+	static const char *const bad[] = {
+		"GET / HTTP/1.0\r\n" HS_HOST HS_UPG HS_KEY "\r\n",
+		HS_LINE HS_UPG HS_KEY "\r\n",
+		HS_LINE "Host:\r\n" HS_UPG HS_KEY "\r\n",
+		HS_LINE HS_HOST "Host: b\r\n" HS_UPG HS_KEY "\r\n",
+		HS_LINE "Host: a b\r\n" HS_UPG HS_KEY "\r\n",
+		HS_LINE HS_HOST HS_UPG "Upgrade: websocket\r\n" HS_KEY "\r\n",
+		HS_LINE HS_HOST "Upgrade: websocket, h2c\r\n"
+		"Connection: Upgrade\r\n" HS_KEY "\r\n",
+		HS_LINE HS_HOST "Upgrade: h2c, websocket\r\n"
+		"Connection: Upgrade\r\n" HS_KEY "\r\n",
+		HS_LINE HS_HOST HS_UPG HS_KEY
+		"Sec-WebSocket-Key: x3JJHMbDL1EzLkh9GBhXDw==\r\n\r\n",
+		HS_LINE HS_HOST HS_UPG HS_KEY "Sec-WebSocket-Version: 13\r\n\r\n",
+		HS_LINE HS_HOST HS_UPG HS_KEY "Origin: http://a\r\n"
+		"Origin: http://b\r\n\r\n",
+		HS_LINE HS_HOST HS_UPG HS_KEY "Content-Length: 5\r\n\r\n",
+		HS_LINE HS_HOST HS_UPG HS_KEY "Content-Length: 0\r\n"
+		"Content-Length: 1\r\n\r\n",
+		HS_LINE HS_HOST HS_UPG HS_KEY "Content-Length:\r\n\r\n",
+		HS_LINE HS_HOST HS_UPG HS_KEY "Content-Length: -0\r\n\r\n",
+		HS_LINE HS_HOST HS_UPG HS_KEY "Transfer-Encoding: chunked\r\n\r\n",
+		HS_LINE HS_HOST HS_UPG HS_KEY "Transfer-Encoding:\r\n\r\n",
+		"GET /a%00 HTTP/1.1\r\n" HS_HOST HS_UPG HS_KEY "\r\n",
+		"GET /a?%zz HTTP/1.1\r\n" HS_HOST HS_UPG HS_KEY "\r\n",
+	};
+
+	for (i = 0; i < sizeof good / sizeof good[0]; i++) {
+		UNIT_CTX("good[%zu]", i);
+		CHECK_STR(handshake_error(good[i]), NULL);
+	}
+	for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		UNIT_CTX("bad[%zu]", i);
+		CHECK(handshake_error(bad[i]) != NULL);
+	}
+	UNIT_CTX_CLEAR();
+	/* The reason is one line for the answer's body. */
+	CHECK_STR(handshake_error("GET / HTTP/1.0\r\n" HS_HOST HS_UPG HS_KEY
+	    "\r\n"), "a WebSocket handshake needs HTTP/1.1\n");
+	CHECK_STR(handshake_error(HS_LINE HS_UPG HS_KEY "\r\n"),
+	    "missing, repeated or malformed Host\n");
+}
+
 int
 main(void)
 {
@@ -502,5 +683,10 @@ main(void)
 	test_websocket();
 	test_path_length();
 	test_websocket_key_and_version();
+	test_header_count();
+	test_host();
+	test_target();
+	test_path_dots();
+	test_handshake_error();
 	return unit_done();
 }
