@@ -1204,8 +1204,8 @@ net_server_refuse(struct session *s, uint16_t code, const char *why)
 	session_unlock(s);
 	log_debug("session=%llu protocol error: %s", (unsigned long long)s->id,
 	    why);
-	if (s->close_sent)
-		return;
+	if (s->close_sent || s->close_due)
+		return;		/* the first reason is the one given */
 	s->close_due = true;
 	s->close_out_code = code;
 	snprintf(s->close_out_reason, sizeof s->close_out_reason, "%s", why);
@@ -1294,7 +1294,7 @@ net_server_event(struct net *n, struct session *s, struct wsrx_out *ev)
 
 	switch (ev->type) {
 	case WSRX_DATA:
-		if (s->close_sent)
+		if (s->close_sent || s->close_due)
 			return 0;	/* we said goodbye: read to its close */
 		if (ev->compressed)
 			code = net_inflate(n, s, ev->data, ev->len, ev->final,
@@ -1434,6 +1434,10 @@ net_server_peer_close(struct session *s, struct wsrx_out *ev)
 
 	if (s->close_sent)
 		return -1;	/* the answer to ours: done */
+	if (s->close_due) {
+		s->hang_up = true;	/* ours, already due, answers it */
+		return 1;
+	}
 	memcpy(reason, ev->data, rlen);
 	reason[rlen] = '\0';
 	session_lock(s);
