@@ -205,7 +205,7 @@ static void
 net_service(struct net *n, struct session *s)
 {
 	size_t	 limit = n->srv->cfg->queue_limit;
-	bool	 writable, abandon, resume = false;
+	bool	 writable, abandon, stopping, resume = false;
 	int	 out_fd;
 
 	if (s->fd >= 0) {
@@ -224,6 +224,7 @@ net_service(struct net *n, struct session *s)
 		return;
 	session_lock(s);
 	abandon = s->shutdown && !s->established;
+	stopping = s->shutdown;
 	writable = s->established && (s->shutdown || s->output_done ||
 	    evbuffer_get_length(s->to_client) > 0);
 	if (s->rx_paused &&
@@ -240,6 +241,15 @@ net_service(struct net *n, struct session *s)
 	}
 	if (resume)
 		net_resume_rx(n, s);
+	if (stopping && !s->close_sent && !s->stop_seen) {
+		/*
+		 * A client that reads nothing leaves no room for our 1001:
+		 * the stop must not wait on it longer than on an answer.
+		 */
+		s->stop_seen = true;
+		lws_set_timeout(s->wsi, PENDING_TIMEOUT_CLOSE_SEND,
+		    2 * CLOSE_ACK_STOP_SECS);
+	}
 	if (writable)
 		lws_callback_on_writable(s->wsi);
 }
@@ -1010,7 +1020,10 @@ net_gone(struct net *n, struct session *s)
 		watch_hangup(n, s, false);	/* before lws closes the fd */
 	session_lock(s);
 	was_gone = s->client_gone;
-	if (s->established)
+	if (s->established && s->stop_seen && !s->close_sent)
+		session_set_final_close(s, CLOSED_SERVER, 1006,
+		    "server stopped; no room for its close");
+	else if (s->established)
 		session_set_final_close(s, CLOSED_NETWORK, 1006, ping ?
 		    "ping timeout" : "connection lost");
 	else if (n->srv->cfg->connect_url != NULL)

@@ -125,6 +125,7 @@ struct session {
 	bool			 hang_up;	/* after our close: no wait */
 	bool			 rx_drain;	/* peer left: read it all */
 	bool			 rx_held;	/* paused: parse no further */
+	bool			 stop_seen;	/* the stop's send deadline is set */
 	struct net_watch {
 		struct session	*s;
 		bool		 socket;	/* else the child's stdout */
