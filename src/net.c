@@ -57,6 +57,7 @@
 #define PROTOCOL_DEFAULT	"wsbridge"
 #define CLOSE_ACK_SECS		5	/* for the client's answer to our close */
 #define CLOSE_ACK_STOP_SECS	1	/* the same while the server stops */
+#define REFUSE_LINGER_SECS	1	/* after refusing a client, and our FIN */
 #define DEFLATE_LEVEL		6	/* zlib's default: a sane trade-off */
 #define ZCHUNK			65536	/* zlib's output, in steps this big */
 /*
@@ -1165,17 +1166,21 @@ net_send_control(struct net *n, struct lws *wsi, int opcode,
 	size_t		 hl;
 
 	hl = framing_frame_header(buf, opcode, true, len);
-	memcpy(buf + hl, payload, len);
+	if (len > 0)
+		memcpy(buf + hl, payload, len);
 	return lws_write(wsi, buf, hl + len, LWS_WRITE_RAW) < (int)(hl + len) ?
 	    -1 : 0;
 }
 
 /*
- * A close frame from us. Answering the client's close, or refusing what it
- * sent, the connection ends once the frame is out (hang_up); otherwise we
- * read on, dropping data, until the client's close comes back or the
- * timeout, as RFC 6455 5.5.1 asks: closing with its bytes unread would
- * make the kernel send a reset that can destroy our last frames.
+ * A close frame from us. Answering the client's close, the connection ends
+ * once the frame is out (hang_up). Refusing what the client sent, we shut
+ * our side once the frame is out and drop whatever comes until the client
+ * closes (rx_discard): its frames can no longer be trusted to be frames.
+ * Otherwise we read on, dropping data, until the client's close comes back.
+ * Both wait at most the close timeout: closing with the client's bytes
+ * unread would make the kernel send a reset that can destroy our last
+ * frames.
  */
 static int
 net_server_close(struct net *n, struct session *s, struct lws *wsi,
@@ -1193,10 +1198,10 @@ net_server_close(struct net *n, struct session *s, struct lws *wsi,
 	if (net_send_control(n, wsi, 8, payload, 2 + rlen) < 0)
 		return -1;
 	s->close_sent = true;
-	if (s->hang_up) {
+	if (s->hang_up || s->rx_discard)
 		lws_callback_on_writable(wsi);	/* once it has gone out */
+	if (s->hang_up)
 		return 0;
-	}
 	session_lock(s);
 	stopping = s->shutdown;
 	s->rx_paused = false;	/* what comes now is read and dropped */
@@ -1220,6 +1225,7 @@ net_server_refuse(struct session *s, uint16_t code, const char *why)
 	if (s->close_sent || s->close_due)
 		return;		/* the first reason is the one given */
 	s->close_due = true;
+	s->rx_discard = true;
 	s->close_out_code = code;
 	snprintf(s->close_out_reason, sizeof s->close_out_reason, "%s", why);
 	lws_callback_on_writable(s->wsi);
@@ -1369,6 +1375,8 @@ net_server_parse(struct net *n, struct session *s, unsigned char *buf,
 			break;
 		if ((r = net_server_event(n, s, &ev)) != 0)
 			return r;
+		if (s->rx_discard)
+			return 1;
 	}
 	return 0;
 }
@@ -1381,6 +1389,8 @@ net_server_rx(struct net *n, struct session *s, unsigned char *in,
 	int	 r;
 
 	s->last_rx_ms = mono_ms();
+	if (s->rx_discard)
+		return 0;	/* we refused it: nothing more is read */
 	if (s->rx_held || (s->rx_backlog != NULL &&
 	    evbuffer_get_length(s->rx_backlog) > 0)) {
 		/* lws read this before it heard we pause: keep its order. */
@@ -1497,17 +1507,29 @@ net_server_controls(struct net *n, struct session *s, struct lws *wsi)
 static int
 net_server_writable(struct net *n, struct session *s, struct lws *wsi)
 {
-	bool		 shutdown, done;
+	bool		 stopping, done;
 	uint16_t	 code;
 	char		 reason[CLOSE_REASON_MAX + 1];
 	int		 r;
 
 	if (s->close_sent) {
 		/* Gone out whole: lws sends what it holds before this. */
-		if (s->hang_up && !lws_partial_buffered(wsi))
-			return -1;
+		if (lws_partial_buffered(wsi)) {
+			if (s->hang_up || s->rx_discard)
+				lws_callback_on_writable(wsi);
+			return 0;
+		}
 		if (s->hang_up)
-			lws_callback_on_writable(wsi);
+			return -1;
+		if (s->rx_discard && !s->shut_wr) {
+			/* Our FIN: the client answers it by closing. */
+			s->shut_wr = true;
+			if (shutdown(lws_get_socket_fd(wsi), SHUT_WR) == -1)
+				return -1;
+			/* Our frame and FIN are out: a short wait is enough. */
+			lws_set_timeout(wsi, PENDING_TIMEOUT_CLOSE_ACK,
+			    REFUSE_LINGER_SECS);
+		}
 		return 0;
 	}
 	if ((r = net_server_controls(n, s, wsi)) != 0)
@@ -1518,17 +1540,17 @@ net_server_writable(struct net *n, struct session *s, struct lws *wsi)
 	}
 	/* Nothing queued: the close, if the session is over. */
 	session_lock(s);
-	shutdown = s->shutdown;
+	stopping = s->shutdown;
 	done = s->output_done;
-	if (shutdown)
+	if (stopping)
 		session_set_final_close(s, CLOSED_SERVER, 1001,
 		    "server shutting down");
-	code = shutdown ? 1001 : s->close_code != 0 ? s->close_code : 1000;
-	snprintf(reason, sizeof reason, "%s", shutdown ?
+	code = stopping ? 1001 : s->close_code != 0 ? s->close_code : 1000;
+	snprintf(reason, sizeof reason, "%s", stopping ?
 	    "server shutting down" : s->close_reason);
 	session_unlock(s);
 	net_resume_stdout(n, s);
-	if (!shutdown && !done)
+	if (!stopping && !done)
 		return 0;
 	return net_server_close(n, s, wsi, code, reason);
 }

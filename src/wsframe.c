@@ -64,6 +64,20 @@ is_control(int opcode)
 	return (opcode & 0x8) != 0;
 }
 
+/* Where the length ends in the header: 2, 4 or 10, known from hdr[1]. */
+static size_t
+rx_lenend(const struct wsrx *rx)
+{
+	switch (rx->hdr[1] & 0x7f) {
+	case 126:
+		return 4;
+	case 127:
+		return 10;
+	default:
+		return 2;
+	}
+}
+
 static void
 rx_fail(struct wsrx *rx, uint16_t code, const char *reason,
     struct wsrx_out *out)
@@ -128,24 +142,65 @@ static int
 rx_byte1(struct wsrx *rx, struct wsrx_out *out)
 {
 	unsigned char	 b = rx->hdr[1];
-	unsigned	 len7 = b & 0x7f;
 
 	rx->masked = (b & B1_MASK) != 0;
 	if (rx->need_mask && !rx->masked) {
 		rx_fail(rx, 1002, "unmasked frame", out);
 		return -1;
 	}
-	if (is_control(rx->opcode) && len7 > WS_CONTROL_MAX) {
-		rx_fail(rx, 1002, "control frame too long", out);
-		return -1;
-	}
-	rx->hdrneed = 2;
-	if (len7 == 126)
-		rx->hdrneed += 2;
-	else if (len7 == 127)
-		rx->hdrneed += 8;
+	rx->hdrneed = rx_lenend(rx);
 	if (rx->masked)
 		rx->hdrneed += 4;
+	return 0;
+}
+
+/*
+ * The length is in (the mask may not be): every limit is judged here, so
+ * nothing of a frame we refuse is waited for. A length may be written
+ * longer than it needs to be, for control frames too.
+ */
+static int
+rx_length(struct wsrx *rx, struct wsrx_out *out)
+{
+	unsigned	 len7 = rx->hdr[1] & 0x7f;
+	size_t		 i;
+	uint64_t	 n;
+
+	if (len7 == 126)
+		n = ((uint64_t)rx->hdr[2] << 8) | rx->hdr[3];
+	else if (len7 == 127) {
+		n = 0;
+		for (i = 2; i < 10; i++)
+			n = (n << 8) | rx->hdr[i];
+		if (n >> 63) {
+			rx_fail(rx, 1002, "invalid frame length", out);
+			return -1;
+		}
+	} else
+		n = len7;
+	rx->left = n;
+	rx->maskpos = 0;
+
+	if (is_control(rx->opcode)) {
+		if (n > WS_CONTROL_MAX) {
+			rx_fail(rx, 1002, "control frame too long", out);
+			return -1;
+		}
+		rx->ctllen = 0;
+		return 0;
+	}
+	if (rx->opcode != OP_CONT) {
+		rx->in_message = true;
+		rx->msg_text = rx->opcode == OP_TEXT;
+		rx->msg_compressed = rx->rsv1;
+		rx->msg_first = true;
+		rx->msg_bytes = 0;
+	}
+	if (n > rx->max_message - rx->msg_bytes) {
+		rx_fail(rx, 1009, "message too big", out);
+		return -1;
+	}
+	rx->msg_bytes += n;
 	return 0;
 }
 
@@ -175,58 +230,23 @@ rx_empty_data(struct wsrx *rx, struct wsrx_out *out)
 
 static void rx_control_done(struct wsrx *, struct wsrx_out *);
 
-/* The whole header is in: length, mask key, and the message-size limit. */
+/* The whole header is in: the mask key, then the payload or the event. */
 static void
 rx_header_done(struct wsrx *rx, struct wsrx_out *out)
 {
-	unsigned	 len7 = rx->hdr[1] & 0x7f;
-	size_t		 pos = 2, i;
-	uint64_t	 n;
-
-	if (len7 == 126) {
-		n = ((uint64_t)rx->hdr[2] << 8) | rx->hdr[3];
-		pos = 4;
-	} else if (len7 == 127) {
-		n = 0;
-		for (i = 2; i < 10; i++)
-			n = (n << 8) | rx->hdr[i];
-		pos = 10;
-		if (n >> 63) {
-			rx_fail(rx, 1002, "invalid frame length", out);
-			return;
-		}
-	} else
-		n = len7;
 	if (rx->masked)
-		memcpy(rx->mask, rx->hdr + pos, sizeof rx->mask);
-	rx->left = n;
-	rx->maskpos = 0;
-
+		memcpy(rx->mask, rx->hdr + rx->hdrneed - 4, sizeof rx->mask);
 	if (is_control(rx->opcode)) {
-		rx->ctllen = 0;
-		if (n == 0)
+		if (rx->left == 0)
 			rx_control_done(rx, out);
 		else
 			rx->state = ST_CONTROL;
-		return;
+	} else {
+		if (rx->left == 0)
+			rx_empty_data(rx, out);
+		else
+			rx->state = ST_DATA;
 	}
-	if (rx->opcode != OP_CONT) {
-		rx->in_message = true;
-		rx->msg_text = rx->opcode == OP_TEXT;
-		rx->msg_compressed = rx->rsv1;
-		rx->msg_first = true;
-		rx->msg_bytes = 0;
-	}
-	/* Refused now, before the payload arrives: it would not fit. */
-	if (n > rx->max_message - rx->msg_bytes) {
-		rx_fail(rx, 1009, "message too big", out);
-		return;
-	}
-	rx->msg_bytes += n;
-	if (n == 0)
-		rx_empty_data(rx, out);
-	else
-		rx->state = ST_DATA;
 }
 
 static void
@@ -306,6 +326,8 @@ rx_header(struct wsrx *rx, const unsigned char *buf, size_t len,
 			continue;
 		}
 		if (rx->hdrlen == 2 && rx_byte1(rx, out) == -1)
+			break;
+		if (rx->hdrlen == rx_lenend(rx) && rx_length(rx, out) == -1)
 			break;
 		if (rx->hdrlen == rx->hdrneed) {
 			rx_header_done(rx, out);
