@@ -37,6 +37,7 @@
 #include "tls.h"
 #include "server.h"
 #include "session.h"
+#include "upgrade.h"
 
 #define ACCEPT_BURST	64	/* accepts per wake-up, for fairness */
 #define HEAD_TIMEOUT	10	/* seconds to send a whole request head */
@@ -63,6 +64,7 @@ struct pending {
 	int			 pipes[CHILD_PIPE_FDS]; /* the child's */
 	char			*script;
 	size_t			 prefix;
+	size_t			 headlen;	/* the request head's bytes */
 	char			 remote_host[256];
 	struct sockaddr_storage	 lookup_addr;
 	struct event		*ev;
@@ -285,6 +287,44 @@ session_from_request(struct server *srv, struct pending *p,
 static void	 pending_hand_over(struct pending *,
 		     const struct http_request *, const char *, size_t);
 
+/*
+ * The head was only peeked: it is read off the socket now, so the network
+ * thread finds the first frame there, and the 101 it will send is made
+ * here, where the request is known.
+ */
+static int
+take_head(struct pending *p, const struct http_request *req,
+    struct session *s)
+{
+	struct upgrade	 u;
+	char		 buf[4096];
+	size_t		 left = p->headlen;
+	ssize_t		 n;
+
+	if (upgrade_reply(p->srv->cfg, req, s->half_close, &u) != 0) {
+		log_error("session=%llu cannot make the handshake's answer",
+		    (unsigned long long)s->id);
+		return -1;
+	}
+	while (left > 0) {
+		n = recv(p->fd, buf, left < sizeof buf ? left : sizeof buf,
+		    MSG_DONTWAIT);
+		if (n <= 0) {
+			log_error("session=%llu reading the request head: %s",
+			    (unsigned long long)s->id, n == 0 ?
+			    "connection closed" : strerror(errno));
+			free(u.reply);
+			return -1;
+		}
+		left -= (size_t)n;
+	}
+	s->reply = u.reply;
+	s->reply_len = u.len;
+	s->deflate = u.deflate;
+	s->pmd = u.pmd;
+	return 0;
+}
+
 static void
 pending_hand_over(struct pending *p, const struct http_request *req,
     const char *script, size_t prefix)
@@ -295,6 +335,12 @@ pending_hand_over(struct pending *p, const struct http_request *req,
 	if ((s = session_from_request(srv, p, req, script, prefix)) == NULL) {
 		log_error("out of memory for a new session");
 		reply_error(p, 0, 503, "out of memory\n");
+		return;
+	}
+	if (take_head(p, req, s) != 0) {
+		session_unref(s);
+		session_unref(s);
+		reply_error(p, 0, 503, NULL);
 		return;
 	}
 	s->fd = p->fd;
@@ -479,6 +525,7 @@ route_request(struct pending *p, struct http_request *req, size_t headlen)
 		    error == ENFILE ? "out of file descriptors\n" : NULL);
 		return;
 	}
+	p->headlen = headlen;
 	if (srv->cfg->reverselookup && p->peer.ss_family != AF_UNIX) {
 		lookup_then_hand_over(p, req, srv->cfg->dir != NULL ? script :
 		    NULL, prefix);

@@ -23,6 +23,8 @@
 #include <unistd.h>
 #include <linux/sock_diag.h>
 
+#include <zlib.h>
+
 #include <event2/buffer.h>
 #include <libwebsockets.h>
 
@@ -53,6 +55,11 @@
  */
 #define LWS_FD_CAP	65536
 #define PROTOCOL_DEFAULT	"wsbridge"
+#define CLOSE_ACK_SECS		5	/* for the client's answer to our close */
+#define CLOSE_ACK_STOP_SECS	1	/* the same while the server stops */
+#define REFUSE_LINGER_SECS	1	/* after refusing a client, and our FIN */
+#define DEFLATE_LEVEL		6	/* zlib's default: a sane trade-off */
+#define ZCHUNK			65536	/* zlib's output, in steps this big */
 /*
  * lws allocates this per connection: small keeps idle sessions light, and
  * larger messages simply arrive in more pieces. --binary is for bulk data,
@@ -81,35 +88,50 @@ struct net {
 	struct lws_protocols	 protocols[CONFIG_MAX_PROTOCOLS + 2];
 	unsigned char		 sendbuf[LWS_PRE + SEND_CHUNK + FRAME_HEADER];
 	char			 readbuf[READ_CHUNK];
+	unsigned char		 rxbuf[RX_BUFFER_BULK];	/* backlog replay */
+	unsigned char		 zbuf[ZCHUNK];
+	z_stream		*zdef[16];	/* by window bits, see deflate_record */
 };
 
 static time_t	 mono_now(void);
 static void	 net_send_now(struct net *, struct session *);
 static int	 net_send_queued(struct net *, struct session *, struct lws *,
 		     bool);
+static int	 net_server_writable(struct net *, struct session *,
+		     struct lws *);
 static void	 net_resume_stdout(struct net *, struct session *);
 static void	 net_close_stdout(struct net *, struct session *, bool);
+static void	 net_peer_hung_up(struct net *, struct session *);
+static void	 watch_hangup(struct net *, struct session *, bool);
+static void	 net_hold_rx(struct net *, struct session *);
 
+/* lws closed the socket; the session ends before it began. */
 static void
-net_adopt(struct net *n, struct session *s)
+net_adopt_failed(struct session *s)
 {
-	struct lws	*wsi;
-	int		 fd = s->fd;
+	log_error("session=%llu lws could not adopt the connection",
+	    (unsigned long long)s->id);
+	session_lock(s);
+	s->client_gone = true;
+	session_unlock(s);
+	session_wake_main(s);
+	session_unref(s);
+}
 
-	s->fd = -1;
-	if ((wsi = lws_adopt_socket_vhost(n->vh, fd)) == NULL) {
-		/* lws closed the socket; the session ends before it began. */
-		log_error("session=%llu lws could not adopt the connection",
-		    (unsigned long long)s->id);
-		session_lock(s);
-		s->client_gone = true;
-		session_unlock(s);
-		session_wake_main(s);
-		session_unref(s);
+static void	 net_server_adopt(struct net *, struct session *, int);
+static void	 net_release_rx(struct net *, struct session *);
+
+/* Reads the socket again, now that the queue to the child has room. */
+static void
+net_resume_rx(struct net *n, struct session *s)
+{
+	if (s->wsi == NULL)
 		return;
-	}
-	s->wsi = wsi;
-	lws_set_opaque_user_data(wsi, s);
+	if (n->srv->cfg->connect_url != NULL) {
+		s->rx_held = false;
+		lws_rx_flow_control(s->wsi, 1);
+	} else
+		net_release_rx(n, s);
 }
 
 /* Tells the main side that nothing more comes from the child's stdout. */
@@ -130,7 +152,7 @@ watch_stdout(struct net *n, struct session *s, bool readable)
 
 	memset(&ev, 0, sizeof ev);
 	ev.events = readable ? EPOLLIN : 0;	/* EPOLLHUP comes anyway */
-	ev.data.ptr = s;
+	ev.data.ptr = &s->out_watch;
 	if (epoll_ctl(n->outpoll, EPOLL_CTL_MOD, s->out_fd, &ev) == -1)
 		log_error("session=%llu epoll_ctl(stdout): %s",
 		    (unsigned long long)s->id, strerror(errno));
@@ -148,7 +170,8 @@ net_adopt_stdout(struct net *n, struct session *s, int fd)
 
 	memset(&ev, 0, sizeof ev);
 	ev.events = EPOLLIN;
-	ev.data.ptr = s;
+	s->out_watch.s = s;
+	ev.data.ptr = &s->out_watch;
 	if (epoll_ctl(n->outpoll, EPOLL_CTL_ADD, fd, &ev) == -1) {
 		log_error("session=%llu cannot watch the child's stdout: %s",
 		    (unsigned long long)s->id, strerror(errno));
@@ -184,11 +207,13 @@ static void
 net_service(struct net *n, struct session *s)
 {
 	size_t	 limit = n->srv->cfg->queue_limit;
-	bool	 writable, abandon, give_up, resume = false;
+	bool	 writable, abandon, give_up, stopping, resume = false;
 	int	 out_fd;
 
 	if (s->fd >= 0) {
-		net_adopt(n, s);
+		out_fd = s->fd;
+		s->fd = -1;
+		net_server_adopt(n, s, out_fd);
 		return;
 	}
 	session_lock(s);
@@ -205,6 +230,7 @@ net_service(struct net *n, struct session *s)
 		return;
 	session_lock(s);
 	abandon = s->shutdown && !s->established;
+	stopping = s->shutdown;
 	writable = s->established && (s->shutdown || s->output_done ||
 	    evbuffer_get_length(s->to_client) > 0);
 	if (s->rx_paused &&
@@ -220,7 +246,16 @@ net_service(struct net *n, struct session *s)
 		return;
 	}
 	if (resume)
-		lws_rx_flow_control(s->wsi, 1);
+		net_resume_rx(n, s);
+	if (stopping && !s->close_sent && !s->stop_seen) {
+		/*
+		 * A client that reads nothing leaves no room for our 1001:
+		 * the stop must not wait on it longer than on an answer.
+		 */
+		s->stop_seen = true;
+		lws_set_timeout(s->wsi, PENDING_TIMEOUT_CLOSE_SEND,
+		    2 * CLOSE_ACK_STOP_SECS);
+	}
 	if (writable)
 		lws_callback_on_writable(s->wsi);
 }
@@ -323,7 +358,7 @@ queue:
 static void
 net_send_now(struct net *n, struct session *s)
 {
-	if (!n->batch || s->closing || s->close_sent ||
+	if (!n->batch || s->closing || s->close_sent || s->close_due ||
 	    lws_partial_buffered(s->wsi)) {
 		lws_callback_on_writable(s->wsi);
 		return;
@@ -366,6 +401,7 @@ static void
 net_poll_stdouts(struct net *n)
 {
 	struct epoll_event	 ev[POLL_EVENTS];
+	struct net_watch	*w;
 	struct session		*s;
 	int			 i, k;
 
@@ -375,8 +411,11 @@ net_poll_stdouts(struct net *n)
 		return;
 	}
 	for (i = 0; i < k; i++) {
-		s = ev[i].data.ptr;
-		if (net_read_stdout(n, s, s->out_fd, false) < 0)
+		w = ev[i].data.ptr;
+		s = w->s;
+		if (w->socket)
+			net_peer_hung_up(n, s);
+		else if (net_read_stdout(n, s, s->out_fd, false) < 0)
 			net_close_stdout(n, s, false);
 	}
 }
@@ -391,22 +430,23 @@ net_close_stdouts(struct net *n)
 		net_close_stdout(n, s, true);
 }
 
-/* A piece of a client message: queue it for stdin once it is whole. */
-static int
-net_receive(struct net *n, struct session *s, struct lws *wsi,
-    const void *in, size_t len)
+/*
+ * A piece of a client message: queue it for stdin once it is whole.
+ * Returns 0, or a close code for a message we refuse (*why says why).
+ * While rx_drain is set the peer has gone and what it sent is read to
+ * the end, so nothing pauses.
+ */
+static uint16_t
+net_take_input(struct net *n, struct session *s, const void *in, size_t len,
+    bool final, bool text, const char **why)
 {
 	const struct config	*cfg = n->srv->cfg;
-	bool			 final, bad_utf8, flush = false, pause = false;
+	bool			 bad_utf8, flush = false, pause = false;
 
-	if (s->close_sent)
-		return 0;	/* we said goodbye: read to the peer's close */
-	final = lws_is_final_fragment(wsi) &&
-	    lws_remaining_packet_payload(wsi) == 0;
 	session_lock(s);
 	if (!s->in_active) {
 		s->in_active = true;
-		s->in_text = !lws_frame_is_binary(wsi);
+		s->in_text = text;
 		s->in_bytes = 0;
 		utf8_check_init(&s->in_utf8);
 	}
@@ -415,9 +455,8 @@ net_receive(struct net *n, struct session *s, struct lws *wsi,
 	    (final && !utf8_check_done(&s->in_utf8)));
 	if (s->in_bytes > cfg->max_message || bad_utf8) {
 		session_unlock(s);
-		return bad_utf8 ?
-		    protocol_error(s, wsi, 1007, "invalid UTF-8 in text") :
-		    protocol_error(s, wsi, 1009, "message too big");
+		*why = bad_utf8 ? "invalid UTF-8 in text" : "message too big";
+		return bad_utf8 ? 1007 : 1009;
 	}
 	if (!s->stdin_closed) {
 		evbuffer_add(s->to_child, in, len);
@@ -425,14 +464,15 @@ net_receive(struct net *n, struct session *s, struct lws *wsi,
 			evbuffer_add(s->to_child, "\n", 1);
 		/*
 		 * Line mode hands over whole messages; binary, pieces of up to
-		 * 64 KiB, so the child reads in large gulps rather than in lws's
-		 * 4 KiB receive pieces.
+		 * 64 KiB, so the child reads in large gulps rather than in the
+		 * socket's receive pieces.
 		 */
 		if (final || (cfg->binary && evbuffer_get_length(s->to_child) -
 		    s->to_child_ready >= BINARY_BATCH))
 			s->to_child_ready = evbuffer_get_length(s->to_child);
 		flush = s->to_child_ready > 0;
-		if (s->to_child_ready >= cfg->queue_limit && !s->rx_paused)
+		if (s->to_child_ready >= cfg->queue_limit && !s->rx_paused &&
+		    !s->rx_drain)
 			pause = s->rx_paused = true;
 		metrics_queue_level(&n->srv->metrics.to_child_hwm,
 		    evbuffer_get_length(s->to_child));
@@ -444,13 +484,31 @@ net_receive(struct net *n, struct session *s, struct lws *wsi,
 	}
 	session_unlock(s);
 	if (pause)
-		lws_rx_flow_control(wsi, 0);
+		net_hold_rx(n, s);
 	if (flush && !s->on_flush) {
 		session_ref(s);
 		s->on_flush = true;
 		TAILQ_INSERT_TAIL(&n->flush_q, s, flush_entry);
 	}
 	return 0;
+}
+
+/* Client mode: lws parsed the frame; a piece of a server's message. */
+static int
+net_receive(struct net *n, struct session *s, struct lws *wsi,
+    const void *in, size_t len)
+{
+	const char	*why;
+	uint16_t	 code;
+	bool		 final;
+
+	if (s->close_sent)
+		return 0;	/* we said goodbye: read to the peer's close */
+	final = lws_is_final_fragment(wsi) &&
+	    lws_remaining_packet_payload(wsi) == 0;
+	code = net_take_input(n, s, in, len, final, !s->in_active ?
+	    !lws_frame_is_binary(wsi) : s->in_text, &why);
+	return code != 0 ? protocol_error(s, wsi, code, why) : 0;
 }
 
 /*
@@ -484,8 +542,8 @@ net_flush_stdin(struct net *n)
 				s->rx_paused = false;
 		}
 		session_unlock(s);
-		if (resume && s->wsi != NULL)
-			lws_rx_flow_control(s->wsi, 1);
+		if (resume)
+			net_resume_rx(n, s);
 		if (wake_main)
 			session_wake_main(s);
 		session_unref(s);
@@ -663,6 +721,66 @@ net_write_one(struct net *n, struct session *s, struct lws *wsi, bool *more_out)
 }
 
 /*
+ * permessage-deflate, sending: the record about to go (out_left bytes at
+ * the head of to_client) is compressed whole into out_z, with a stream per
+ * window size shared by every session of this thread and reset for each
+ * message (we promised server_no_context_takeover): no session keeps
+ * zlib state while it is idle. Under the session lock.
+ */
+static int
+deflate_record(struct net *n, struct session *s)
+{
+	struct evbuffer_iovec	 v[8];
+	z_stream		*z;
+	int			 bits = s->pmd.server_bits, i, k, r, flush;
+	size_t			 left = s->out_left, len;
+
+	if ((z = n->zdef[bits]) == NULL) {
+		if ((z = calloc(1, sizeof *z)) == NULL)
+			return -1;
+		if (deflateInit2(z, DEFLATE_LEVEL, Z_DEFLATED, -bits, 8,
+		    Z_DEFAULT_STRATEGY) != Z_OK) {
+			free(z);
+			return -1;
+		}
+		n->zdef[bits] = z;
+	}
+	if (s->out_z == NULL && (s->out_z = evbuffer_new()) == NULL)
+		return -1;
+	deflateReset(z);
+	do {
+		k = evbuffer_peek(s->to_client, (ev_ssize_t)left, NULL, v, 8);
+		k = k > 8 ? 8 : k;
+		for (i = 0; i < k || (i == 0 && k == 0); i++) {
+			len = k == 0 ? 0 : v[i].iov_len < left ?
+			    v[i].iov_len : left;
+			z->next_in = k == 0 ? NULL : v[i].iov_base;
+			z->avail_in = (uInt)len;
+			left -= len;
+			flush = left == 0 ? Z_SYNC_FLUSH : Z_NO_FLUSH;
+			do {
+				z->next_out = n->zbuf;
+				z->avail_out = sizeof n->zbuf;
+				r = deflate(z, flush);
+				if (r == Z_STREAM_ERROR)
+					return -1;
+				evbuffer_add(s->out_z, n->zbuf,
+				    sizeof n->zbuf - z->avail_out);
+			} while (z->avail_out == 0);
+			if (left == 0)
+				break;
+		}
+		evbuffer_drain(s->to_client, s->out_left - left);
+		s->out_left = (uint32_t)left;
+	} while (left > 0);
+	/* RFC 7692 7.2.1: the 00 00 ff ff of the sync flush is not sent. */
+	len = evbuffer_get_length(s->out_z);
+	s->out_left = (uint32_t)(len >= 4 ? len - 4 : len);
+	s->out_rsv1 = true;
+	return 0;
+}
+
+/*
  * Frames what is queued into buf, headers and all, up to room bytes, and
  * says whether anything is left. Pieces of a record shorter than FRAME_MIN
  * are not cut off behind other frames: they wait for the next send.
@@ -671,21 +789,37 @@ static size_t
 fill_frames(struct net *n, struct session *s, unsigned char *buf,
     size_t room, bool *more, bool *wake_main)
 {
-	size_t		 used = 0, len, avail;
+	struct evbuffer	*from;
+	size_t		 used = 0, len, avail, hl;
 
 	session_lock(s);
 	while (used + FRAME_HDR_MAX < room && next_record(s)) {
+		if (s->deflate && s->out_first && !s->out_rsv1 &&
+		    deflate_record(n, s) != 0) {
+			/* Out of memory: the record goes out as it is. */
+			log_error("session=%llu cannot compress a message",
+			    (unsigned long long)s->id);
+		}
 		avail = room - used - FRAME_HDR_MAX;
 		len = s->out_left < avail ? s->out_left : avail;
 		if (len < s->out_left && len < FRAME_MIN && used > 0)
 			break;
-		used += framing_frame_header(buf + used,
+		hl = framing_frame_header(buf + used,
 		    s->out_first ? s->out_opcode : 0, len == s->out_left, len);
-		evbuffer_remove(s->to_client, buf + used, len);
+		if (s->out_first && s->out_rsv1)
+			buf[used] |= 0x40;	/* RSV1: compressed */
+		used += hl;
+		from = s->out_rsv1 ? s->out_z : s->to_client;
+		evbuffer_remove(from, buf + used, len);
 		used += len;
 		s->out_left -= (uint32_t)len;
 		s->out_first = false;
 		s->out_active = s->out_left > 0;
+		if (!s->out_active && s->out_rsv1) {
+			/* What is left is the 00 00 ff ff we do not send. */
+			evbuffer_drain(s->out_z, evbuffer_get_length(s->out_z));
+			s->out_rsv1 = false;
+		}
 	}
 	*more = s->out_active || evbuffer_get_length(s->to_client) > 0 ||
 	    s->output_done;
@@ -757,8 +891,13 @@ net_send_queued(struct net *n, struct session *s, struct lws *wsi,
 	bool	 more = false;
 	int	 i, r;
 
-	if (n->batch && (r = net_write_batch(n, s, wsi, in_callback)) <= 0)
-		return r;
+	if (n->batch) {
+		/* Nothing queued: a close may be due, which is the
+		 * writable callback's (net_server_writable). */
+		if ((r = net_write_batch(n, s, wsi, in_callback)) == 1)
+			lws_callback_on_writable(wsi);
+		return r < 0 ? -1 : 0;
+	}
 	for (i = 0; i < WRITE_BURST; i++) {
 		if ((r = net_write_one(n, s, wsi, &more)) != 0)
 			return r < 0 ? -1 : 0;
@@ -776,22 +915,14 @@ net_writable(struct net *n, struct session *s, struct lws *wsi)
 {
 	int	 r;
 
+	if (n->srv->cfg->connect_url == NULL)
+		return net_server_writable(n, s, wsi);
 	if (s->closing)
 		return 0;	/* lws answers or sends the close itself */
 	r = net_send_queued(n, s, wsi, true);
 
 	net_resume_stdout(n, s);
 	return r;
-}
-
-/* RFC 6455 7.4: codes a peer may put in a close frame. */
-static bool
-close_code_valid(uint16_t code)
-{
-	if (code >= 3000 && code <= 4999)
-		return true;
-	return code >= 1000 && code <= 1011 && code != 1004 && code != 1005 &&
-	    code != 1006;
 }
 
 /*
@@ -812,7 +943,7 @@ net_peer_close(struct session *s, struct lws *wsi, const unsigned char *in,
 		return protocol_error(s, wsi, 1002, "close frame of one byte");
 	if (len >= 2) {
 		code = (uint16_t)(in[0] << 8 | in[1]);
-		if (!close_code_valid(code))
+		if (!ws_close_code_valid(code))
 			return protocol_error(s, wsi, 1002,
 			    "invalid close code");
 		if (!utf8_valid(in + 2, len - 2))
@@ -864,30 +995,6 @@ add_header_line(struct lws *wsi, const char *line, unsigned char **p,
 	    (const unsigned char *)v, (int)strlen(v), p, end);
 }
 
-/* The 101 response: --header and --header-ws, and the half-close echo. */
-static int
-net_add_headers(struct net *n, struct session *s, struct lws *wsi,
-    struct lws_process_html_args *args)
-{
-	const struct config	*cfg = n->srv->cfg;
-	unsigned char		*p = (unsigned char *)args->p;
-	unsigned char		*end = p + args->max_len;
-	size_t			 i;
-
-	for (i = 0; i < cfg->nheaders; i++) {
-		if (cfg->header_kinds[i] != HEADER_HTTP &&
-		    add_header_line(wsi, cfg->headers[i], &p, end) != 0)
-			return -1;
-	}
-	if (s->half_close && lws_add_http_header_by_name(wsi,
-	    (const unsigned char *)HALF_CLOSE_HEADER ":",
-	    (const unsigned char *)"1", 1, &p, end) != 0)
-		return -1;
-	args->max_len -= (int)(p - (unsigned char *)args->p);
-	args->p = (char *)p;
-	return 0;
-}
-
 static time_t
 mono_now(void)
 {
@@ -912,11 +1019,17 @@ net_ping_timed_out(struct net *n, struct session *s)
 static void
 net_gone(struct net *n, struct session *s)
 {
-	bool	 was_gone, ping = s->wsi != NULL && net_ping_timed_out(n, s);
+	bool	 was_gone, ping = s->ping_timed_out ||
+	    (s->wsi != NULL && net_ping_timed_out(n, s));
 
+	if (s->wsi != NULL)
+		watch_hangup(n, s, false);	/* before lws closes the fd */
 	session_lock(s);
 	was_gone = s->client_gone;
-	if (s->established)
+	if (s->established && s->stop_seen && !s->close_sent)
+		session_set_final_close(s, CLOSED_SERVER, 1006,
+		    "server stopped; no room for its close");
+	else if (s->established)
 		session_set_final_close(s, CLOSED_NETWORK, 1006, ping ?
 		    "ping timeout" : "connection lost");
 	else if (n->srv->cfg->connect_url != NULL)
@@ -993,6 +1106,543 @@ net_client_failed(struct session *s, const char *why)
 	session_wake_main(s);
 }
 
+/*
+ * The server's side of RFC 6455. Each upgraded socket is adopted by lws as
+ * a raw socket: lws keeps the loop, the reads and what a send() left over;
+ * the handshake's answer (upgrade.c), the frames the client sends (parsed
+ * by wsframe.c), permessage-deflate (zlib) and the close handshake are
+ * ours. lws 4.1's own receive path accepted unmasked frames, closed on
+ * oversized control frames without a close frame, waited for the payload
+ * of a frame announcing more than we take, and its deflate extension
+ * aborted the process with several clients at once.
+ */
+
+static uint64_t
+mono_ms(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/*
+ * A paused socket is not read, so a peer that leaves behind data we are
+ * holding back would go unnoticed: EPOLLRDHUP (FIN) and EPOLLHUP/EPOLLERR
+ * (reset) still come through our epoll set while lws does not poll it.
+ */
+static void
+watch_hangup(struct net *n, struct session *s, bool on)
+{
+	struct epoll_event	 ev;
+
+	if (s->hup_watched == on || s->wsi == NULL)
+		return;
+	memset(&ev, 0, sizeof ev);
+	ev.events = EPOLLRDHUP;
+	ev.data.ptr = &s->hup_watch;
+	if (epoll_ctl(n->outpoll, on ? EPOLL_CTL_ADD : EPOLL_CTL_DEL,
+	    lws_get_socket_fd(s->wsi), &ev) == -1) {
+		log_error("session=%llu epoll_ctl(socket): %s",
+		    (unsigned long long)s->id, strerror(errno));
+		return;
+	}
+	s->hup_watched = on;
+}
+
+/* Input is held back: read no more from the socket until there is room. */
+static void
+net_hold_rx(struct net *n, struct session *s)
+{
+	if (s->wsi == NULL)
+		return;
+	s->rx_held = true;
+	lws_rx_flow_control(s->wsi, 0);
+	if (n->srv->cfg->connect_url == NULL)
+		watch_hangup(n, s, true);
+}
+
+/* Frames a control message into the send buffer and writes it. */
+static int
+net_send_control(struct net *n, struct lws *wsi, int opcode,
+    const void *payload, size_t len)
+{
+	unsigned char	*buf = n->sendbuf + LWS_PRE;
+	size_t		 hl;
+
+	hl = framing_frame_header(buf, opcode, true, len);
+	if (len > 0)
+		memcpy(buf + hl, payload, len);
+	return lws_write(wsi, buf, hl + len, LWS_WRITE_RAW) < (int)(hl + len) ?
+	    -1 : 0;
+}
+
+/*
+ * A close frame from us. Answering the client's close, the connection ends
+ * once the frame is out (hang_up). Refusing what the client sent, we shut
+ * our side once the frame is out and drop whatever comes until the client
+ * closes (rx_discard): its frames can no longer be trusted to be frames.
+ * Otherwise we read on, dropping data, until the client's close comes back.
+ * Both wait at most the close timeout: closing with the client's bytes
+ * unread would make the kernel send a reset that can destroy our last
+ * frames.
+ */
+static int
+net_server_close(struct net *n, struct session *s, struct lws *wsi,
+    uint16_t code, const char *reason)
+{
+	unsigned char	 payload[2 + CLOSE_REASON_MAX];
+	size_t		 rlen = strlen(reason);
+	bool		 stopping;
+
+	if (rlen > CLOSE_REASON_MAX)
+		rlen = CLOSE_REASON_MAX;
+	payload[0] = (unsigned char)(code >> 8);
+	payload[1] = (unsigned char)code;
+	memcpy(payload + 2, reason, rlen);
+	if (net_send_control(n, wsi, 8, payload, 2 + rlen) < 0)
+		return -1;
+	s->close_sent = true;
+	if (s->hang_up || s->rx_discard)
+		lws_callback_on_writable(wsi);	/* once it has gone out */
+	if (s->hang_up)
+		return 0;
+	session_lock(s);
+	stopping = s->shutdown;
+	s->rx_paused = false;	/* what comes now is read and dropped */
+	session_unlock(s);
+	net_release_rx(n, s);
+	/* A stopping server waits less: its deadline is closems-bound. */
+	lws_set_timeout(wsi, PENDING_TIMEOUT_CLOSE_ACK, stopping ?
+	    CLOSE_ACK_STOP_SECS : CLOSE_ACK_SECS);
+	return 0;
+}
+
+/* Sends our close when nothing else is due; see net_server_close. */
+static void
+net_server_refuse(struct session *s, uint16_t code, const char *why)
+{
+	session_lock(s);
+	session_set_final_close(s, CLOSED_PROTOCOL, code, why);
+	session_unlock(s);
+	log_debug("session=%llu protocol error: %s", (unsigned long long)s->id,
+	    why);
+	if (s->close_sent || s->close_due)
+		return;		/* the first reason is the one given */
+	s->close_due = true;
+	s->rx_discard = true;
+	s->close_out_code = code;
+	snprintf(s->close_out_reason, sizeof s->close_out_reason, "%s", why);
+	lws_callback_on_writable(s->wsi);
+}
+
+/*
+ * Inflates one piece of a compressed message into the queue for stdin.
+ * A stream that ended (BFINAL) starts again: what follows is another.
+ */
+static uint16_t
+inflate_piece(struct net *n, struct session *s, const unsigned char *in,
+    size_t len, bool text, const char **why)
+{
+	z_stream	*z = s->inflater;
+	size_t		 got;
+	uint16_t	 code = 0;
+	int		 r;
+
+	z->next_in = (Bytef *)(uintptr_t)in;
+	z->avail_in = (uInt)len;
+	do {
+		z->next_out = n->zbuf;
+		z->avail_out = sizeof n->zbuf;
+		r = inflate(z, Z_SYNC_FLUSH);
+		if (r != Z_OK && r != Z_BUF_ERROR && r != Z_STREAM_END) {
+			*why = "invalid compressed data";
+			return 1007;
+		}
+		got = sizeof n->zbuf - z->avail_out;
+		if (got > 0 && (code = net_take_input(n, s, n->zbuf, got, false,
+		    text, why)) != 0)
+			return code;
+		if (r == Z_STREAM_END)
+			inflateReset(z);
+		else if (r == Z_BUF_ERROR)
+			break;		/* it needs more input */
+	} while (z->avail_in > 0 || z->avail_out == 0);
+	return 0;
+}
+
+/*
+ * permessage-deflate, receiving: a message is inflated as it arrives, with
+ * a stream that lives only while the message does (the client was told
+ * client_no_context_takeover), and its size is checked as it grows, so a
+ * small message that inflates to a huge one is refused with 1009 midway.
+ */
+static uint16_t
+net_inflate(struct net *n, struct session *s, const unsigned char *in,
+    size_t len, bool final, bool text, const char **why)
+{
+	/* RFC 7692 7.2.2: the sender dropped this from the end. */
+	static const unsigned char tail[4] = { 0x00, 0x00, 0xff, 0xff };
+	uint16_t	 code;
+
+	if (s->inflater == NULL) {
+		if ((s->inflater = calloc(1, sizeof *s->inflater)) == NULL ||
+		    inflateInit2(s->inflater, -15) != Z_OK) {
+			free(s->inflater);
+			s->inflater = NULL;
+			*why = "out of memory";
+			return 1011;
+		}
+	}
+	code = inflate_piece(n, s, in, len, text, why);
+	if (code == 0 && final)
+		code = inflate_piece(n, s, tail, sizeof tail, text, why);
+	if (code == 0 && final)
+		code = net_take_input(n, s, NULL, 0, true, text, why);
+	if (code != 0 || final) {
+		inflateEnd(s->inflater);
+		free(s->inflater);
+		s->inflater = NULL;
+	}
+	return code;
+}
+
+static int	 net_server_peer_close(struct session *, struct wsrx_out *);
+
+/* What one event of the parser means for the session. */
+static int
+net_server_event(struct net *n, struct session *s, struct wsrx_out *ev)
+{
+	const char	*why = NULL;
+	uint16_t	 code = 0;
+
+	switch (ev->type) {
+	case WSRX_DATA:
+		if (s->close_sent || s->close_due)
+			return 0;	/* we said goodbye: read to its close */
+		if (ev->compressed)
+			code = net_inflate(n, s, ev->data, ev->len, ev->final,
+			    ev->text, &why);
+		else
+			code = net_take_input(n, s, ev->data, ev->len,
+			    ev->final, ev->text, &why);
+		if (code != 0)
+			net_server_refuse(s, code, why);
+		return code != 0 ? 1 : 0;
+	case WSRX_PING:
+		if (s->close_sent || s->close_due)
+			return 0;
+		/* RFC 6455 5.5.3: answering the latest ping is enough. */
+		memcpy(s->pong, ev->data, ev->len);
+		s->pong_len = ev->len;
+		s->pong_due = true;
+		lws_callback_on_writable(s->wsi);
+		return 0;
+	case WSRX_PONG:
+		net_pong(s, ev->data, ev->len);
+		return 0;
+	case WSRX_CLOSE:
+		return net_server_peer_close(s, ev);
+	case WSRX_ERROR:
+		net_server_refuse(s, ev->code, ev->reason);
+		return 1;
+	case WSRX_NEED_MORE:
+		break;
+	}
+	return 0;
+}
+
+/*
+ * Parses what the socket gave us. Returns -1 to hang up now, 1 when
+ * parsing stopped for good (a close, an error), else 0. What is left when
+ * input is held back waits in rx_backlog, ahead of anything read later.
+ */
+static int
+net_server_parse(struct net *n, struct session *s, unsigned char *buf,
+    size_t len)
+{
+	struct wsrx_out	 ev;
+	size_t		 used;
+	int		 r;
+
+	while (len > 0) {
+		if (s->rx_held) {
+			if (s->rx_backlog == NULL &&
+			    (s->rx_backlog = evbuffer_new()) == NULL)
+				return -1;
+			return evbuffer_prepend(s->rx_backlog, buf, len) == 0 ?
+			    0 : -1;
+		}
+		used = wsrx_parse(&s->rx, buf, len, &ev);
+		buf += used;
+		len -= used;
+		if (ev.type == WSRX_NEED_MORE)
+			break;
+		if ((r = net_server_event(n, s, &ev)) != 0)
+			return r;
+		if (s->rx_discard)
+			return 1;
+	}
+	return 0;
+}
+
+/* LWS_CALLBACK_RAW_RX: bytes from a client. */
+static int
+net_server_rx(struct net *n, struct session *s, unsigned char *in,
+    size_t len)
+{
+	int	 r;
+
+	s->last_rx_ms = mono_ms();
+	if (s->rx_discard)
+		return 0;	/* we refused it: nothing more is read */
+	if (s->rx_held || (s->rx_backlog != NULL &&
+	    evbuffer_get_length(s->rx_backlog) > 0)) {
+		/* lws read this before it heard we pause: keep its order. */
+		if (s->rx_backlog == NULL &&
+		    (s->rx_backlog = evbuffer_new()) == NULL)
+			return -1;
+		return evbuffer_add(s->rx_backlog, in, len) == 0 ? 0 : -1;
+	}
+	r = net_server_parse(n, s, in, len);
+	return r < 0 ? -1 : 0;
+}
+
+/*
+ * Room for input again (or the peer left: rx_drain): what waited in the
+ * backlog goes first, then the socket is read again unless that filled the
+ * queue once more.
+ */
+static void
+net_release_rx(struct net *n, struct session *s)
+{
+	size_t	 k;
+	int	 r = 0;
+
+	if (!s->rx_held || s->wsi == NULL)
+		return;
+	s->rx_held = false;
+	watch_hangup(n, s, false);
+	while (r == 0 && !s->rx_held && s->rx_backlog != NULL &&
+	    (k = evbuffer_get_length(s->rx_backlog)) > 0) {
+		if (k > sizeof n->rxbuf)
+			k = sizeof n->rxbuf;
+		evbuffer_remove(s->rx_backlog, n->rxbuf, k);
+		r = net_server_parse(n, s, n->rxbuf, k);
+	}
+	if (r < 0) {
+		lws_set_timeout(s->wsi, PENDING_TIMEOUT_CLOSE_SEND,
+		    LWS_TO_KILL_ASYNC);
+		return;
+	}
+	if (!s->rx_held)
+		lws_rx_flow_control(s->wsi, 1);
+}
+
+/*
+ * The peer shut its side (or reset) while we held its input back: it
+ * sends nothing more, so what it did send is finite. Read it all, to its
+ * close frame if there is one, beyond the queue's limit.
+ */
+static void
+net_peer_hung_up(struct net *n, struct session *s)
+{
+	log_debug("session=%llu the client left while its input was held "
+	    "back", (unsigned long long)s->id);
+	s->rx_drain = true;
+	net_release_rx(n, s);
+}
+
+/* The client's close frame: answered with its own code, then hang up. */
+static int
+net_server_peer_close(struct session *s, struct wsrx_out *ev)
+{
+	char	 reason[CLOSE_REASON_MAX + 1];
+	size_t	 rlen = ev->len < CLOSE_REASON_MAX ? ev->len : CLOSE_REASON_MAX;
+
+	if (s->close_sent)
+		return -1;	/* the answer to ours: done */
+	if (s->close_due) {
+		s->hang_up = true;	/* ours, already due, answers it */
+		return 1;
+	}
+	memcpy(reason, ev->data, rlen);
+	reason[rlen] = '\0';
+	session_lock(s);
+	session_set_final_close(s, CLOSED_CLIENT, ev->code, reason);
+	session_unlock(s);
+	s->hang_up = true;
+	s->close_due = true;
+	/* 1005 means "none was sent": the answer then carries none either. */
+	s->close_out_code = ev->code;
+	memcpy(s->close_out_reason, reason, rlen + 1);
+	lws_callback_on_writable(s->wsi);
+	return 1;
+}
+
+/* Control frames waiting to go: a pong, our ping, our close. */
+static int
+net_server_controls(struct net *n, struct session *s, struct lws *wsi)
+{
+	if (s->pong_due) {
+		s->pong_due = false;
+		if (net_send_control(n, wsi, 10, s->pong, s->pong_len) < 0)
+			return -1;
+	}
+	if (s->ping_due && !s->close_due) {
+		s->ping_due = false;
+		if (net_send_control(n, wsi, 9, NULL, 0) < 0)
+			return -1;
+	}
+	if (!s->close_due)
+		return 0;
+	s->close_due = false;
+	if (s->close_out_code == 1005) {
+		if (net_send_control(n, wsi, 8, NULL, 0) < 0)
+			return -1;
+		s->close_sent = true;
+		lws_callback_on_writable(wsi);
+		return 1;
+	}
+	return net_server_close(n, s, wsi, s->close_out_code,
+	    s->close_out_reason) < 0 ? -1 : 1;
+}
+
+/* LWS_CALLBACK_RAW_WRITEABLE. */
+static int
+net_server_writable(struct net *n, struct session *s, struct lws *wsi)
+{
+	bool		 stopping, done;
+	uint16_t	 code;
+	char		 reason[CLOSE_REASON_MAX + 1];
+	int		 r;
+
+	if (s->close_sent) {
+		/* Gone out whole: lws sends what it holds before this. */
+		if (lws_partial_buffered(wsi)) {
+			if (s->hang_up || s->rx_discard)
+				lws_callback_on_writable(wsi);
+			return 0;
+		}
+		if (s->hang_up)
+			return -1;
+		if (s->rx_discard && !s->shut_wr) {
+			/* Our FIN: the client answers it by closing. */
+			s->shut_wr = true;
+			if (shutdown(lws_get_socket_fd(wsi), SHUT_WR) == -1)
+				return -1;
+			/* Our frame and FIN are out: a short wait is enough. */
+			lws_set_timeout(wsi, PENDING_TIMEOUT_CLOSE_ACK,
+			    REFUSE_LINGER_SECS);
+		}
+		return 0;
+	}
+	if ((r = net_server_controls(n, s, wsi)) != 0)
+		return r < 0 ? -1 : 0;
+	if ((r = net_write_batch(n, s, wsi, true)) <= 0) {
+		net_resume_stdout(n, s);
+		return r;
+	}
+	/* Nothing queued: the close, if the session is over. */
+	session_lock(s);
+	stopping = s->shutdown;
+	done = s->output_done;
+	if (stopping)
+		session_set_final_close(s, CLOSED_SERVER, 1001,
+		    "server shutting down");
+	code = stopping ? 1001 : s->close_code != 0 ? s->close_code : 1000;
+	snprintf(reason, sizeof reason, "%s", stopping ?
+	    "server shutting down" : s->close_reason);
+	session_unlock(s);
+	net_resume_stdout(n, s);
+	if (!stopping && !done)
+		return 0;
+	return net_server_close(n, s, wsi, code, reason);
+}
+
+/*
+ * --pingms: a ping after an interval without a word from the client, and
+ * the end after two. A session whose input we hold back is not judged:
+ * its pongs wait unread behind the data we are not reading.
+ */
+static int
+net_ping_timer(struct net *n, struct session *s, struct lws *wsi)
+{
+	uint64_t	 now = mono_ms(), every = n->srv->cfg->ping_ms;
+
+	if (s->close_sent)
+		return 0;
+	if (s->rx_held)
+		s->last_rx_ms = now;
+	else if (now - s->last_rx_ms >= 2 * every) {
+		s->ping_timed_out = true;
+		return -1;
+	}
+	if (now - s->last_rx_ms >= every) {
+		s->ping_due = true;
+		lws_callback_on_writable(wsi);
+	}
+	lws_set_timer_usecs(wsi, (lws_usec_t)every * 1000);
+	return 0;
+}
+
+/*
+ * A socket whose handshake listener.c decided: lws adopts it raw, our 101
+ * goes out first, and the session is established.
+ */
+static void
+net_server_adopt(struct net *n, struct session *s, int fd)
+{
+	lws_adopt_desc_t	 info;
+	struct lws		*wsi;
+	const struct config	*cfg = n->srv->cfg;
+
+	memset(&info, 0, sizeof info);
+	info.vh = n->vh;
+	info.type = LWS_ADOPT_SOCKET;
+	info.fd.sockfd = fd;
+	info.vh_prot_name = PROTOCOL_DEFAULT;
+	info.opaque = s;
+	if ((wsi = lws_adopt_descriptor_vhost_via_info(&info)) == NULL) {
+		net_adopt_failed(s);
+		return;
+	}
+	s->wsi = wsi;
+	s->out_watch.s = s;
+	s->hup_watch.s = s;
+	s->hup_watch.socket = true;
+	wsrx_init(&s->rx, cfg->max_message, s->deflate, true);
+	if (lws_write(wsi, (unsigned char *)s->reply, s->reply_len,
+	    LWS_WRITE_RAW) < (int)s->reply_len) {
+		lws_set_timeout(wsi, PENDING_TIMEOUT_CLOSE_SEND,
+		    LWS_TO_KILL_ASYNC);
+		return;
+	}
+	free(s->reply);
+	s->reply = NULL;
+	s->last_rx_ms = mono_ms();
+	if (cfg->ping_ms > 0)
+		lws_set_timer_usecs(wsi, (lws_usec_t)cfg->ping_ms * 1000);
+	net_established(s);
+}
+
+/* What a server's session held on this thread, at its end. */
+static void
+net_server_forget(struct session *s)
+{
+	if (s->rx_backlog != NULL)
+		evbuffer_free(s->rx_backlog);
+	s->rx_backlog = NULL;
+	if (s->out_z != NULL)
+		evbuffer_free(s->out_z);
+	s->out_z = NULL;
+	if (s->inflater != NULL) {
+		inflateEnd(s->inflater);
+		free(s->inflater);
+		s->inflater = NULL;
+	}
+}
+
 static int
 net_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
     void *in, size_t len)
@@ -1016,9 +1666,17 @@ net_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 		return 0;
 	n = lws_context_user(lws_get_context(wsi));
 	switch (reason) {
-	case LWS_CALLBACK_ESTABLISHED:
-		net_established(s);
+	/* A server's connections: raw sockets, see net_server_adopt. */
+	case LWS_CALLBACK_RAW_RX:
+		return net_server_rx(n, s, in, len);
+	case LWS_CALLBACK_RAW_WRITEABLE:
+		return net_writable(n, s, wsi);
+	case LWS_CALLBACK_TIMER:
+		return net_ping_timer(n, s, wsi);
+	case LWS_CALLBACK_RAW_CLOSE:
+		net_gone(n, s);
 		break;
+	/* A client's one connection: lws speaks the protocol. */
 	case LWS_CALLBACK_CLIENT_APPEND_HANDSHAKE_HEADER:
 		return net_client_headers(n, wsi, in, len);
 	case LWS_CALLBACK_CLIENT_FILTER_PRE_ESTABLISH:
@@ -1030,7 +1688,6 @@ net_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 	case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
 		net_client_failed(s, in);
 		break;
-	case LWS_CALLBACK_RECEIVE:
 	case LWS_CALLBACK_CLIENT_RECEIVE:
 		s->last_rx = mono_now();
 		return net_receive(n, s, wsi, in, len);
@@ -1039,27 +1696,14 @@ net_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 	case LWS_CALLBACK_CLIENT_RECEIVE_PONG:
 		s->last_rx = mono_now();
 		break;
-	case LWS_CALLBACK_CLIENT_CLOSED:
-		net_gone(n, s);
-		break;
-	case LWS_CALLBACK_RECEIVE_PONG:
-		s->last_rx = mono_now();
-		net_pong(s, in, len);
-		break;
-	case LWS_CALLBACK_SERVER_WRITEABLE:
-		return net_writable(n, s, wsi);
 	case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
 		return net_peer_close(s, wsi, in, len);
-	case LWS_CALLBACK_ADD_HEADERS:
-		return net_add_headers(n, s, wsi, in);
-	case LWS_CALLBACK_HTTP:
-		/* The main thread only hands over upgrades; refuse the rest. */
-		return -1;
-	case LWS_CALLBACK_CLOSED:
+	case LWS_CALLBACK_CLIENT_CLOSED:
 		net_gone(n, s);
 		break;
 	case LWS_CALLBACK_WSI_DESTROY:
 		net_gone(n, s);
+		net_server_forget(s);
 		lws_set_opaque_user_data(wsi, NULL);
 		session_unref(s);
 		break;
@@ -1287,11 +1931,12 @@ net_start(struct server *srv, struct session *client)
 	set_protocols(n, srv->cfg);
 	info.protocols = n->protocols;
 	info.vhost_name = "wsbridge";
-	if (srv->cfg->deflate)
+	/* A server speaks permessage-deflate itself: see deflate_record. */
+	if (srv->cfg->deflate && srv->cfg->connect_url != NULL)
 		info.extensions = deflate_ext;
-	/* A client masks its frames and deflate rewrites them: lws frames. */
-	n->batch = srv->cfg->connect_url == NULL && !srv->cfg->deflate;
-	if (srv->cfg->ping_ms > 0) {
+	/* A client masks its frames: lws frames them. */
+	n->batch = srv->cfg->connect_url == NULL;
+	if (srv->cfg->ping_ms > 0 && srv->cfg->connect_url != NULL) {
 		/* lws 4.1 counts in whole seconds: round up, never to 0. */
 		n->idle_policy.secs_since_valid_ping =
 		    (uint16_t)((srv->cfg->ping_ms + 999) / 1000);

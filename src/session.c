@@ -171,6 +171,7 @@ session_publish(struct session *s)
 	pthread_mutex_lock(&hub->lock);
 	TAILQ_INSERT_TAIL(&hub->all, s, all_entry);
 	hub->count++;
+	s->published = true;
 	pthread_mutex_unlock(&hub->lock);
 }
 
@@ -286,12 +287,17 @@ session_free(struct session *s)
 	session_count_end(s);
 	session_client_result(s);
 	pthread_mutex_lock(&hub->lock);
-	TAILQ_REMOVE(&hub->all, s, all_entry);
-	last = --hub->count == 0;
+	/* One that failed before it was published was never counted. */
+	last = false;
+	if (s->published) {
+		TAILQ_REMOVE(&hub->all, s, all_entry);
+		last = --hub->count == 0;
+	}
 	pthread_mutex_unlock(&hub->lock);
 	evbuffer_free(s->to_child);
 	evbuffer_free(s->to_client);
 	free(s->out_line);
+	free(s->reply);		/* never adopted */
 	if (s->stdout_fd >= 0)
 		close(s->stdout_fd);	/* spawned, but never adopted */
 	for (i = 0; i < sizeof s->pipes / sizeof s->pipes[0]; i++)

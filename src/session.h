@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "framing.h"
+#include "wsframe.h"
 
 struct evbuffer;
 struct lws;
@@ -55,6 +56,10 @@ struct session {
 	char			*script_argv[2];
 	struct timespec		 started;
 	bool			 half_close;	/* the client asked for it */
+	char			*reply;		/* the 101, written by net.c */
+	size_t			 reply_len;
+	bool			 deflate;	/* permessage-deflate agreed */
+	struct pmd_params	 pmd;
 
 	/* Shared. */
 	struct evbuffer		*to_child;	/* bytes for stdin */
@@ -104,6 +109,32 @@ struct session {
 	TAILQ_ENTRY(session)	 flush_entry;	/* input to write to stdin */
 	bool			 on_flush;
 
+	/* Network thread only: a server's side of RFC 6455 (net.c). */
+	struct wsrx		 rx;		/* the client's frames */
+	struct evbuffer		*rx_backlog;	/* read, not parsed: paused */
+	struct z_stream_s	*inflater;	/* a compressed message arrives */
+	struct evbuffer		*out_z;		/* the record, compressed */
+	bool			 out_rsv1;	/* it goes out compressed */
+	uint64_t		 last_rx_ms;	/* --pingms: anything heard */
+	bool			 ping_due, ping_timed_out;
+	bool			 pong_due;
+	unsigned char		 pong[WS_CONTROL_MAX];
+	size_t			 pong_len;
+	bool			 close_due;	/* answer a close, or refuse */
+	uint16_t		 close_out_code;
+	char			 close_out_reason[CLOSE_REASON_MAX + 1];
+	bool			 hang_up;	/* after our close: no wait */
+	bool			 rx_discard;	/* we refused: drop what comes */
+	bool			 shut_wr;	/* our FIN is out */
+	bool			 rx_drain;	/* peer left: read it all */
+	bool			 rx_held;	/* paused: parse no further */
+	bool			 stop_seen;	/* the stop's send deadline is set */
+	struct net_watch {
+		struct session	*s;
+		bool		 socket;	/* else the child's stdout */
+	}			 out_watch, hup_watch;
+	bool			 hup_watched;
+
 	/* Main thread only. */
 	int			 pipes[6];	/* child_make_pipes', unused yet */
 	struct child		*child;
@@ -115,6 +146,7 @@ struct session {
 	TAILQ_ENTRY(session)	 net_entry;
 	TAILQ_ENTRY(session)	 main_entry;
 	bool			 on_net, on_main;
+	bool			 published;	/* on the list of all */
 };
 
 TAILQ_HEAD(session_list, session);
