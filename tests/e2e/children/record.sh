@@ -22,6 +22,10 @@ while :; do
 		continue	# read interrupted by a signal
 	fi
 	[ -n "$line" ] && echo "LINE $line" >> "$ev"
+	# A signal sent just before stdin closed (SIGHUP, then EOF) may still
+	# be pending here, and bash would exit without running its trap: an
+	# external command gives bash a point where pending traps run.
+	/bin/sleep 0.05
 	echo EOF >> "$ev"
 	exit 0
 done
