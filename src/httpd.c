@@ -487,6 +487,8 @@ send_file(struct conn *c, const struct http_request *req, const char *file,
 	finish(c);
 }
 
+#define INDEX_FILE	"index.html"
+
 /* --staticdir: files, index.html for a directory, never a listing. */
 static void
 serve_static(struct conn *c, const struct http_request *req)
@@ -535,8 +537,9 @@ serve_static(struct conn *c, const struct http_request *req)
 			free(loc);
 			return;
 		}
-		strcat(file, "index.html");
-		if (fsmap_file(root, strcat(path, "index.html"), file,
+		/* A path as long as the buffer leaves no room for the name. */
+		if (plen + strlen(INDEX_FILE) >= sizeof path ||
+		    fsmap_file(root, strcat(path, INDEX_FILE), file,
 		    sizeof file) != FSMAP_FOUND) {
 			respond(c, 404, "text/plain; charset=utf-8", NULL,
 			    "404 Not Found\n", 14, head_only);

@@ -344,6 +344,21 @@ def test_static_file_bytes_type_length(wsbridge, static_tree, name, ctype):
         FIXED_MTIME, usegmt=True)
 
 
+def test_static_directory_path_as_long_as_the_buffer(wsbridge, tmp_path,
+                                                     monkeypatch):
+    """A directory path that leaves no room to append "index.html" (fuzzing
+    found the overflow: a short --staticdir and ~4090 slashes) is a 404,
+    and the server lives on (the ASan build would abort on the overflow)."""
+    (tmp_path / "index.html").write_bytes(b"root index\n")
+    monkeypatch.chdir(tmp_path)         # the server starts here: a short root
+    srv = wsbridge("--staticdir=.", CAT)
+    for n in (4080, 4085, 4086, 4090, 4093):
+        r = http(srv.port, "/" * (n + 1))
+        assert r.status in (200, 404), (n, r)   # 200 while it fits
+        assert srv.alive()
+    assert http(srv.port, "/").status == 200
+
+
 def test_static_directory_index_and_redirect(wsbridge, static_tree):
     root, files = static_tree
     srv = wsbridge(f"--staticdir={root}", CAT)
