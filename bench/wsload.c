@@ -22,6 +22,15 @@
  *            are closed, and the server's fd count / children are watched
  *            until they return to the baseline (--drain-ms).
  *   scale    the same as idle, meant for large N (default 10000).
+ *   hold     --count N sessions opened and verified as in idle, then held
+ *            open while other tools measure the server on the side: prints
+ *            one "phase=ready" line (flushed) once all are open (after
+ *            --settle-ms, and, with --idle-ms M and --server-pid, after
+ *            measuring the server's CPU over M ms with nothing happening),
+ *            then waits for SIGTERM/SIGINT or --seconds S, whichever is
+ *            first; then every session echoes once more ("served"), all are
+ *            closed, the server is watched until it returns to its baseline
+ *            (--drain-ms), and a "phase=done" line is printed.
  *
  * --binary sends binary frames and checks the echo as a byte stream (the
  * server may re-chunk); otherwise text frames, each echoed message must be
@@ -55,8 +64,10 @@
 /* ------------------------------------------------------------------ */
 /* options */
 
-enum scen { SC_SPAWN, SC_ECHO, SC_LATENCY, SC_IDLE, SC_SCALE };
-static const char *scen_names[] = { "spawn", "echo", "latency", "idle", "scale" };
+enum scen { SC_SPAWN, SC_ECHO, SC_LATENCY, SC_IDLE, SC_SCALE, SC_HOLD };
+static const char *scen_names[] = { "spawn", "echo", "latency", "idle", "scale",
+    "hold" };
+#define NSCEN ((int)(sizeof(scen_names) / sizeof(scen_names[0])))
 
 static struct {
 	enum scen	 scen;
@@ -76,12 +87,15 @@ static struct {
 	long		 hold_ms;
 	long		 drain_ms;
 	long		 max_fail;
+	long		 hold_seconds;
+	long		 idle_ms;
 	int		 verbose;
 } opt = {
 	.host = "127.0.0.1", .port = 0, .path = "/",
 	.conns = -1, .count = -1, .size = -1, .window = 16, .warmup = 200,
 	.timeout_ms = 15000, .max_seconds = 300, .server_pid = 0,
 	.settle_ms = 1000, .hold_ms = 0, .drain_ms = 15000, .max_fail = 100,
+	.hold_seconds = 600, .idle_ms = 0,
 };
 
 /* ------------------------------------------------------------------ */
@@ -1449,14 +1463,15 @@ usage(FILE *f)
 {
 	fprintf(f,
 "usage: wsload SCENARIO [options]\n"
-"  SCENARIO: spawn | echo | latency | idle | scale\n"
+"  SCENARIO: spawn | echo | latency | idle | scale | hold\n"
 "  --host ADDR        IPv4 address of the server (default 127.0.0.1)\n"
 "  --port PORT        server port (required)\n"
 "  --path PATH        request path (default /)\n"
 "  --conns C          concurrency (spawn: sessions at a time; echo:\n"
 "                     connections; idle/scale: handshakes in flight)\n"
 "  --count N          spawn: sessions; echo: messages per connection;\n"
-"                     latency: round trips; idle/scale: sessions to hold\n"
+"                     latency: round trips; idle/scale/hold: sessions to\n"
+"                     hold\n"
 "  --size S           message payload bytes\n"
 "  --window W         echo: messages in flight per connection (default 16)\n"
 "  --warmup N         latency: untimed round trips first (default 200)\n"
@@ -1468,7 +1483,12 @@ usage(FILE *f)
 "  --settle-ms MS     idle/scale: wait before measuring (default 1000)\n"
 "  --hold-ms MS       idle/scale: keep sessions open this long after (0)\n"
 "  --drain-ms MS      idle/scale: wait for fds/children to return (15000)\n"
-"  --max-fail N       idle/scale: stop opening after N failures (100)\n"
+"  --max-fail N       idle/scale/hold: stop opening after N failures (100)\n"
+"  --seconds S        hold: hold at most S seconds, fewer if signalled\n"
+"                     (SIGTERM/SIGINT) (default 600; --max-seconds bounds\n"
+"                     the opening only)\n"
+"  --idle-ms MS       hold: after --settle-ms, measure the server's CPU over\n"
+"                     MS with every session idle (needs --server-pid)\n"
 "  --verbose          report every failed connection on stderr\n");
 }
 
@@ -1492,6 +1512,8 @@ main(int argc, char **argv)
 		{ "hold-ms", required_argument, NULL, 'H' },
 		{ "drain-ms", required_argument, NULL, 'd' },
 		{ "max-fail", required_argument, NULL, 'F' },
+		{ "seconds", required_argument, NULL, 'T' },
+		{ "idle-ms", required_argument, NULL, 'I' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, '?' + 256 },
 		{ NULL, 0, NULL, 0 }
@@ -1507,11 +1529,12 @@ main(int argc, char **argv)
 		usage(stderr), exit(2);
 	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)
 		usage(stdout), exit(0);
-	for (i = 0; i < 5; i++)
+	for (i = 0; i < NSCEN; i++)
 		if (strcmp(argv[1], scen_names[i]) == 0)
 			break;
-	if (i == 5)
-		die("unknown scenario '%s' (spawn, echo, latency, idle, scale)",
+	if (i == NSCEN)
+		die("unknown scenario '%s' (spawn, echo, latency, idle, scale, "
+		    "hold)",
 		    argv[1]);
 	opt.scen = (enum scen)i;
 	optind = 2;
@@ -1544,6 +1567,8 @@ main(int argc, char **argv)
 		case 'H': NUM(hold_ms, 0); break;
 		case 'd': NUM(drain_ms, 0); break;
 		case 'F': NUM(max_fail, 1); break;
+		case 'T': NUM(hold_seconds, 1); break;
+		case 'I': NUM(idle_ms, 0); break;
 		case 'v': opt.verbose = 1; break;
 		case '?' + 256: usage(stdout); exit(0);
 		default: usage(stderr); exit(2);
@@ -1579,6 +1604,7 @@ main(int argc, char **argv)
 		break;
 	case SC_IDLE:
 	case SC_SCALE:
+	case SC_HOLD:
 		if (opt.conns < 0) opt.conns = 64;
 		if (opt.count < 0) opt.count = opt.scen == SC_IDLE ? 1000 : 10000;
 		if (opt.size < 0) opt.size = 16;
@@ -1600,9 +1626,16 @@ main(int argc, char **argv)
 				pattern[k] = 'x';
 
 	/* fds: one per connection plus slack */
-	nslots = (uint32_t)(opt.scen == SC_IDLE || opt.scen == SC_SCALE ?
-	    opt.count : opt.conns);
+	nslots = (uint32_t)(opt.scen == SC_IDLE || opt.scen == SC_SCALE ||
+	    opt.scen == SC_HOLD ? opt.count : opt.conns);
 	need_fds = nslots + 64;
+	/* the session holders take the whole hard limit, as compare does */
+	if ((opt.scen == SC_IDLE || opt.scen == SC_SCALE ||
+	    opt.scen == SC_HOLD) && getrlimit(RLIMIT_NOFILE, &rl) == 0 &&
+	    rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < need_fds) {
 		if (rl.rlim_max < need_fds)
 			rl.rlim_max = need_fds;	/* works as root */
@@ -1878,6 +1911,128 @@ main(int argc, char **argv)
 			    after.ok ? after.rss_kb : -1, drain_ms);
 		} else if (opt.server_pid > 0)
 			printf(" server_gone=1");
+		print_errors();
+		printf(" aborted=%d\n", aborted);
+		break;
+	}
+	case SC_HOLD: {
+		struct srvstat base, held, after;
+		struct cpu ic0, ic1;
+		double open_secs, held_secs, served_secs;
+		double idle_cpu_ms = -1, idle_kids_ms = -1, idle_secs = 0;
+		uint64_t ta, tb, tdrain;
+		int aborted, never = 0, by_signal;
+		uint32_t k;
+		long drain_ms = -1;
+
+		read_srvstat(&base, 1);
+		on_open = ho_open;
+		on_msg_end = ho_msg_end;
+		on_closed = ho_closed;
+		ta = now_ns();
+		ho_launch();
+		aborted = run_loop(&ho_stop, until) != 0;
+		tb = now_ns();
+		open_secs = (double)(tb - ta) / 1e9;
+		ho_phase = 1;
+		if (!got_signal)
+			run_loop(&never, now_ns() +
+			    (uint64_t)opt.settle_ms * 1000000ull);
+		if (opt.idle_ms > 0 && opt.server_pid > 0 && !got_signal) {
+			/* nothing happens: only the server's own wake-ups */
+			read_cpu(&ic0);
+			ta = now_ns();
+			run_loop(&never, ta + (uint64_t)opt.idle_ms * 1000000ull);
+			read_cpu(&ic1);
+			idle_secs = (double)(now_ns() - ta) / 1e9;
+			if (ic0.self_ms >= 0 && ic1.self_ms >= 0) {
+				idle_cpu_ms = ic1.self_ms - ic0.self_ms;
+				idle_kids_ms = ic1.kids_ms - ic0.kids_ms;
+			}
+		}
+		read_srvstat(&held, 1);
+		printf("scenario=hold phase=ready target=%ld attempted=%ld "
+		    "reached=%ld failed=%ld dropped=%ld open_seconds=%.3f",
+		    opt.count, ho_started, ho_reached, ho_failed, ho_dropped,
+		    open_secs);
+		if (held.ok)
+			printf(" fds_base=%ld fds=%ld rss_kb=%ld threads=%ld "
+			    "children=%ld", base.fds, held.fds, held.rss_kb,
+			    held.threads, held.children);
+		if (idle_cpu_ms >= 0)
+			printf(" idle_seconds=%.3f idle_server_cpu_ms=%.2f "
+			    "idle_reaped_kids_cpu_ms=%.0f idle_server_cpu_ms_per_s=%.3f",
+			    idle_secs, idle_cpu_ms, idle_kids_ms,
+			    idle_secs > 0 ? idle_cpu_ms / idle_secs : 0.0);
+		printf(" aborted=%d\n", aborted);
+		fflush(stdout);
+
+		/* hold until signalled or --seconds, whichever is first */
+		ta = now_ns();
+		if (!got_signal)
+			run_loop(&never, ta +
+			    (uint64_t)opt.hold_seconds * 1000000000ull);
+		held_secs = (double)(now_ns() - ta) / 1e9;
+		by_signal = got_signal != 0;
+		got_signal = 0;	/* a second signal aborts the close */
+
+		/* served check: every held session echoes once more */
+		ho_phase = 2;
+		ho_stop = 0;
+		ho_pending = 0;
+		ta = now_ns();
+		for (k = 0; k < nslots; k++) {
+			struct conn *c = &conns[k];
+
+			if (c->state != CS_OPEN || c->phase != 1)
+				continue;
+			c->phase = 2;
+			c->deadline = ta + (uint64_t)opt.timeout_ms * 1000000ull;
+			ho_pending++;
+			c->tx_bytes += psize;
+			queue_frame(c, opt.binary ? 2 : 1, pattern, psize);
+			conn_flush(c);
+		}
+		if (ho_pending > 0)
+			run_loop(&ho_stop, now_ns() +
+			    (uint64_t)(opt.timeout_ms + 1000) * 1000000ull);
+		served_secs = (double)(now_ns() - ta) / 1e9;
+		/* close all */
+		ho_phase = 3;
+		ho_stop = 0;
+		for (k = 0; k < nslots; k++) {
+			struct conn *c = &conns[k];
+
+			if (c->state != CS_OPEN)
+				continue;
+			send_close(c, 1000);
+			conn_flush(c);
+		}
+		if (nlive > 0 && !got_signal)
+			run_loop(&ho_stop, now_ns() +
+			    (uint64_t)(opt.timeout_ms + 1000) * 1000000ull);
+		/* drain: wait for the server to return to its baseline */
+		tdrain = now_ns();
+		read_srvstat(&after, 1);
+		if (base.ok) {
+			while (after.ok && (after.children > base.children ||
+			    after.fds > base.fds) && !got_signal &&
+			    now_ns() - tdrain < (uint64_t)opt.drain_ms * 1000000ull) {
+				usleep(50000);
+				read_srvstat(&after, 1);
+			}
+			drain_ms = (long)((now_ns() - tdrain) / 1000000ull);
+		}
+		printf("scenario=hold phase=done target=%ld reached=%ld "
+		    "failed=%ld served=%ld dropped=%ld closed_ok=%ld "
+		    "held_seconds=%.3f ended_by=%s served_seconds=%.3f",
+		    opt.count, ho_reached, ho_failed, ho_served, ho_dropped,
+		    ho_closed_ok, held_secs, by_signal ? "signal" : "timeout",
+		    served_secs);
+		if (base.ok)
+			printf(" fds_after=%ld children_after=%ld drain_ms=%ld",
+			    after.ok ? after.fds : -1,
+			    after.ok ? after.children : -1, drain_ms);
 		print_errors();
 		printf(" aborted=%d\n", aborted);
 		break;
