@@ -1134,6 +1134,28 @@ read_srvstat(struct srvstat *s, int with_kids)
 	closedir(d);
 }
 
+/*
+ * After the sessions closed: waits (at most --drain-ms) for the server to
+ * be back at its baseline of fds and children; returns how long it took,
+ * or -1 with no baseline.
+ */
+static long
+wait_drain(const struct srvstat *base, struct srvstat *after)
+{
+	uint64_t	 t0 = now_ns();
+
+	read_srvstat(after, 1);
+	if (!base->ok)
+		return -1;
+	while (after->ok && (after->children > base->children ||
+	    after->fds > base->fds) && !got_signal &&
+	    now_ns() - t0 < (uint64_t)opt.drain_ms * 1000000ull) {
+		usleep(50000);
+		read_srvstat(after, 1);
+	}
+	return (long)((now_ns() - t0) / 1000000ull);
+}
+
 /* ------------------------------------------------------------------ */
 /* scenario: spawn */
 
@@ -1808,7 +1830,7 @@ main(int argc, char **argv)
 	case SC_SCALE: {
 		struct srvstat base, held, after;
 		double open_secs, served_secs;
-		uint64_t ta, tb, tdrain;
+		uint64_t ta, tb;
 		int aborted;
 		uint32_t k;
 		long drain_ms = -1;
@@ -1873,18 +1895,7 @@ main(int argc, char **argv)
 		if (nlive > 0)
 			run_loop(&ho_stop, now_ns() +
 			    (uint64_t)(opt.timeout_ms + 1000) * 1000000ull);
-		/* drain: wait for the server to return to its baseline */
-		tdrain = now_ns();
-		read_srvstat(&after, 1);
-		if (base.ok) {
-			while (after.ok && (after.children > base.children ||
-			    after.fds > base.fds) && !got_signal &&
-			    now_ns() - tdrain < (uint64_t)opt.drain_ms * 1000000ull) {
-				usleep(100000);
-				read_srvstat(&after, 1);
-			}
-			drain_ms = (long)((now_ns() - tdrain) / 1000000ull);
-		}
+		drain_ms = wait_drain(&base, &after);
 		printf("scenario=%s mode=%s target=%ld attempted=%ld reached=%ld "
 		    "failed=%ld served=%ld dropped=%ld closed_ok=%ld "
 		    "open_seconds=%.3f served_seconds=%.3f",
@@ -1920,7 +1931,7 @@ main(int argc, char **argv)
 		struct cpu ic0, ic1;
 		double open_secs, held_secs, served_secs;
 		double idle_cpu_ms = -1, idle_kids_ms = -1, idle_secs = 0;
-		uint64_t ta, tb, tdrain;
+		uint64_t ta, tb;
 		int aborted, never = 0, by_signal;
 		uint32_t k;
 		long drain_ms = -1;
@@ -2011,18 +2022,7 @@ main(int argc, char **argv)
 		if (nlive > 0 && !got_signal)
 			run_loop(&ho_stop, now_ns() +
 			    (uint64_t)(opt.timeout_ms + 1000) * 1000000ull);
-		/* drain: wait for the server to return to its baseline */
-		tdrain = now_ns();
-		read_srvstat(&after, 1);
-		if (base.ok) {
-			while (after.ok && (after.children > base.children ||
-			    after.fds > base.fds) && !got_signal &&
-			    now_ns() - tdrain < (uint64_t)opt.drain_ms * 1000000ull) {
-				usleep(50000);
-				read_srvstat(&after, 1);
-			}
-			drain_ms = (long)((now_ns() - tdrain) / 1000000ull);
-		}
+		drain_ms = wait_drain(&base, &after);
 		printf("scenario=hold phase=done target=%ld reached=%ld "
 		    "failed=%ld served=%ld dropped=%ld closed_ok=%ld "
 		    "held_seconds=%.3f ended_by=%s served_seconds=%.3f",

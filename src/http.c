@@ -166,6 +166,37 @@ http_header(const struct http_request *req, const char *name)
 }
 
 /* Whether a comma-separated header such as Connection lists a token. */
+/*
+ * The next item of a comma-separated list such as "a, b ,c": returns it
+ * without the white space around it (*len bytes, not NUL-terminated) and
+ * moves *list past it; NULL at the end.
+ */
+const char *
+http_next_token(const char **list, size_t *len)
+{
+	const char	*v = *list, *p;
+	size_t		 n;
+
+	for (;;) {
+		while (*v == ' ' || *v == '\t' || *v == ',')
+			v++;
+		if (*v == '\0') {
+			*list = v;
+			return NULL;
+		}
+		p = v + strcspn(v, ",");
+		n = (size_t)(p - v);
+		while (n > 0 && (v[n - 1] == ' ' || v[n - 1] == '\t'))
+			n--;
+		*list = p;
+		if (n > 0) {
+			*len = n;
+			return v;
+		}
+		v = p;
+	}
+}
+
 bool
 http_header_has_token(const struct http_request *req, const char *name,
     const char *token)
@@ -176,13 +207,8 @@ http_header_has_token(const struct http_request *req, const char *name,
 	for (i = 0; i < req->nheaders; i++) {
 		if (strcasecmp(req->headers[i].name, name) != 0)
 			continue;
-		for (v = req->headers[i].value; *v != '\0'; v = p) {
-			while (*v == ' ' || *v == '\t' || *v == ',')
-				v++;
-			p = v + strcspn(v, ",");
-			n = (size_t)(p - v);
-			while (n > 0 && (v[n - 1] == ' ' || v[n - 1] == '\t'))
-				n--;
+		p = req->headers[i].value;
+		while ((v = http_next_token(&p, &n)) != NULL) {
 			if (n == tlen && strncasecmp(v, token, n) == 0)
 				return true;
 		}

@@ -34,6 +34,7 @@ long		 http_head_length(const char *, size_t);
 int		 http_parse_request(struct http_request *, const char *, size_t);
 void		 http_request_free(struct http_request *);
 const char	*http_header(const struct http_request *, const char *);
+const char	*http_next_token(const char **, size_t *);
 bool		 http_header_has_token(const struct http_request *,
 		     const char *, const char *);
 bool		 http_is_websocket(const struct http_request *);

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "config.h"
 #include "http.h"
@@ -17,28 +18,23 @@
 
 /*
  * The subprotocol the session speaks: the first the client listed that
- * --protocol serves. NULL (no header in the answer) when it listed none;
- * listener.c refuses a list that names nothing we serve.
+ * --protocol serves (compared as listener.c's check does, regardless of
+ * case), in the client's spelling. NULL (no header in the answer) when it
+ * listed none; listener.c refuses a list that names nothing we serve.
  */
 const char *
 upgrade_subprotocol(const struct config *cfg, const struct http_request *req,
     size_t *len)
 {
-	const char	*v, *p;
+	const char	*list, *v;
 	size_t		 i, n;
 
-	if ((v = http_header(req, "Sec-WebSocket-Protocol")) == NULL)
+	if ((list = http_header(req, "Sec-WebSocket-Protocol")) == NULL)
 		return NULL;
-	for (; *v != '\0'; v = p) {
-		while (*v == ' ' || *v == '\t' || *v == ',')
-			v++;
-		p = v + strcspn(v, ",");
-		n = (size_t)(p - v);
-		while (n > 0 && (v[n - 1] == ' ' || v[n - 1] == '\t'))
-			n--;
-		for (i = 0; n > 0 && i < cfg->nprotocols; i++) {
+	while ((v = http_next_token(&list, &n)) != NULL) {
+		for (i = 0; i < cfg->nprotocols; i++) {
 			if (strlen(cfg->protocols[i]) == n &&
-			    strncmp(cfg->protocols[i], v, n) == 0) {
+			    strncasecmp(cfg->protocols[i], v, n) == 0) {
 				*len = n;
 				return v;
 			}

@@ -671,6 +671,27 @@ test_handshake_error(void)
 	    "missing, repeated or malformed Host\n");
 }
 
+/* http_next_token: the items of a list, trimmed, empty ones skipped. */
+static void
+test_next_token(void)
+{
+	const char	*list = " a ,b,, \tc d ,", *v;
+	size_t		 n = 0;
+
+	v = http_next_token(&list, &n);
+	CHECK_MEM(v, n, "a", 1);
+	v = http_next_token(&list, &n);
+	CHECK_MEM(v, n, "b", 1);
+	v = http_next_token(&list, &n);
+	CHECK_MEM(v, n, "c d", 3);
+	CHECK(http_next_token(&list, &n) == NULL);
+	CHECK(http_next_token(&list, &n) == NULL);	/* stays at the end */
+	list = "";
+	CHECK(http_next_token(&list, &n) == NULL);
+	list = " , ,\t";
+	CHECK(http_next_token(&list, &n) == NULL);
+}
+
 int
 main(void)
 {
@@ -688,5 +709,6 @@ main(void)
 	test_target();
 	test_path_dots();
 	test_handshake_error();
+	test_next_token();
 	return unit_done();
 }
