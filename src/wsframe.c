@@ -249,14 +249,33 @@ rx_header_done(struct wsrx *rx, struct wsrx_out *out)
 	}
 }
 
+/*
+ * Byte by byte until the mask starts over, then eight bytes at a time
+ * (which leaves the mask where it was): bulk data is most of what a
+ * server unmasks.
+ */
 static void
 rx_unmask(struct wsrx *rx, unsigned char *p, size_t n)
 {
-	size_t	 i;
+	unsigned char	 mask8[8];
+	uint64_t	 m, w;
+	size_t		 i = 0;
 
 	if (!rx->masked)
 		return;
-	for (i = 0; i < n; i++) {
+	for (; i < n && rx->maskpos != 0; i++) {
+		p[i] ^= rx->mask[rx->maskpos];
+		rx->maskpos = (rx->maskpos + 1) & 3;
+	}
+	memcpy(mask8, rx->mask, 4);
+	memcpy(mask8 + 4, rx->mask, 4);
+	memcpy(&m, mask8, sizeof m);
+	for (; i + sizeof w <= n; i += sizeof w) {
+		memcpy(&w, p + i, sizeof w);
+		w ^= m;
+		memcpy(p + i, &w, sizeof w);
+	}
+	for (; i < n; i++) {
 		p[i] ^= rx->mask[rx->maskpos];
 		rx->maskpos = (rx->maskpos + 1) & 3;
 	}
