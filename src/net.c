@@ -111,7 +111,6 @@ static void	 watch_hangup(struct net *, struct session *, bool);
 static void	 net_hold_rx(struct net *, struct session *);
 static void	 net_kill(struct net *, struct session *);
 static void	 net_deadline(struct net *, struct session *, unsigned);
-static bool	 ping_unanswered(const struct session *);
 
 /* lws closed the socket; the session ends before it began. */
 static void
@@ -1583,17 +1582,15 @@ net_arm_timer(struct net *n, struct session *s)
 
 	if (s->timer == NULL)
 		return;
-	/* The next look: an interval after the last word, or after our ping. */
 	if (every > 0 && !s->close_sent)
-		next = (ping_unanswered(s) ? s->ping_sent_ms : s->last_rx_ms) +
-		    every;
+		next = now + every;
 	if (s->close_at_ms != 0 && (next == 0 || s->close_at_ms < next))
 		next = s->close_at_ms;
 	ev_timer_stop(n->loop, &s->timer->w);
 	if (next == 0)
 		return;
 	ev_timer_set(&s->timer->w, next > now ? (double)(next - now) / 1000 :
-	    0.001, 0);
+	    0, 0);
 	ev_timer_start(n->loop, &s->timer->w);
 }
 
@@ -1618,18 +1615,10 @@ net_kill(struct net *n, struct session *s)
 	lws_cancel_service(n->ctx);
 }
 
-/* Our ping is out and nothing came from the client since. */
-static bool
-ping_unanswered(const struct session *s)
-{
-	return s->ping_sent_ms != 0 && s->last_rx_ms < s->ping_sent_ms;
-}
-
 /*
  * --pingms: a ping after an interval without a word from the client, and
- * the end when another interval passes with no answer to it. A session
- * whose input we hold back is not judged: its pongs wait unread behind
- * the data we are not reading.
+ * the end after two. A session whose input we hold back is not judged:
+ * its pongs wait unread behind the data we are not reading.
  */
 static void
 on_session_timer(struct ev_loop *loop, ev_timer *w, int revents)
@@ -1645,19 +1634,16 @@ on_session_timer(struct ev_loop *loop, ev_timer *w, int revents)
 		net_kill(n, s);
 		return;
 	}
-	if (every > 0 && !s->close_sent && s->wsi != NULL) {
-		if (s->rx_held) {
+	if (every > 0 && !s->close_sent) {
+		if (s->rx_held)
 			s->last_rx_ms = now;
-			s->ping_sent_ms = 0;
-		} else if (ping_unanswered(s)) {
-			if (now - s->ping_sent_ms >= every) {
-				s->ping_timed_out = true;
-				net_kill(n, s);
-				return;
-			}
-		} else if (now - s->last_rx_ms >= every) {
+		else if (now - s->last_rx_ms >= 2 * every) {
+			s->ping_timed_out = true;
+			net_kill(n, s);
+			return;
+		}
+		if (now - s->last_rx_ms >= every && s->wsi != NULL) {
 			s->ping_due = true;
-			s->ping_sent_ms = now;
 			lws_callback_on_writable(s->wsi);
 		}
 	}
