@@ -23,7 +23,6 @@
 #include <unistd.h>
 #include <linux/sock_diag.h>
 
-#include <ev.h>
 #include <zlib.h>
 
 #include <event2/buffer.h>
@@ -76,10 +75,6 @@
 
 struct net {
 	struct server		*srv;
-	struct ev_loop		*loop;		/* lws runs on it: see net_start */
-	void			*foreign[1];
-	ev_prepare		 round_w;	/* end of a round: net_flush_stdin */
-	ev_async		 stop_w;
 	struct lws_context	*ctx;
 	struct lws_vhost	*vh;
 	pthread_t		 thread;
@@ -109,8 +104,6 @@ static void	 net_close_stdout(struct net *, struct session *, bool);
 static void	 net_peer_hung_up(struct net *, struct session *);
 static void	 watch_hangup(struct net *, struct session *, bool);
 static void	 net_hold_rx(struct net *, struct session *);
-static void	 net_kill(struct net *, struct session *);
-static void	 net_deadline(struct net *, struct session *, unsigned);
 
 /* lws closed the socket; the session ends before it began. */
 static void
@@ -248,7 +241,8 @@ net_service(struct net *n, struct session *s)
 	session_unlock(s);
 	if (abandon) {
 		/* Still in its handshake: drop it, nothing was promised. */
-		net_kill(n, s);
+		lws_set_timeout(s->wsi, PENDING_TIMEOUT_CLOSE_SEND,
+		    LWS_TO_KILL_ASYNC);
 		return;
 	}
 	if (resume)
@@ -259,7 +253,8 @@ net_service(struct net *n, struct session *s)
 		 * the stop must not wait on it longer than on an answer.
 		 */
 		s->stop_seen = true;
-		net_deadline(n, s, 2 * CLOSE_ACK_STOP_SECS);
+		lws_set_timeout(s->wsi, PENDING_TIMEOUT_CLOSE_SEND,
+		    2 * CLOSE_ACK_STOP_SECS);
 	}
 	if (writable)
 		lws_callback_on_writable(s->wsi);
@@ -369,7 +364,8 @@ net_send_now(struct net *n, struct session *s)
 		return;
 	}
 	if (net_send_queued(n, s, s->wsi, false) < 0)
-		net_kill(n, s);
+		lws_set_timeout(s->wsi, PENDING_TIMEOUT_CLOSE_SEND,
+		    LWS_TO_KILL_ASYNC);
 	net_resume_stdout(n, s);
 }
 
@@ -1121,13 +1117,6 @@ net_client_failed(struct session *s, const char *why)
  * aborted the process with several clients at once.
  */
 
-/* A server session's timer; see net_arm_timer. */
-struct net_timer {
-	ev_timer	 w;		/* first: the callback casts back */
-	struct net	*n;
-	struct session	*s;
-};
-
 static uint64_t
 mono_ms(void)
 {
@@ -1224,7 +1213,8 @@ net_server_close(struct net *n, struct session *s, struct lws *wsi,
 	session_unlock(s);
 	net_release_rx(n, s);
 	/* A stopping server waits less: its deadline is closems-bound. */
-	net_deadline(n, s, stopping ? CLOSE_ACK_STOP_SECS : CLOSE_ACK_SECS);
+	lws_set_timeout(wsi, PENDING_TIMEOUT_CLOSE_ACK, stopping ?
+	    CLOSE_ACK_STOP_SECS : CLOSE_ACK_SECS);
 	return 0;
 }
 
@@ -1441,7 +1431,8 @@ net_release_rx(struct net *n, struct session *s)
 		r = net_server_parse(n, s, n->rxbuf, k);
 	}
 	if (r < 0) {
-		net_kill(n, s);
+		lws_set_timeout(s->wsi, PENDING_TIMEOUT_CLOSE_SEND,
+		    LWS_TO_KILL_ASYNC);
 		return;
 	}
 	if (!s->rx_held)
@@ -1541,7 +1532,8 @@ net_server_writable(struct net *n, struct session *s, struct lws *wsi)
 			if (shutdown(lws_get_socket_fd(wsi), SHUT_WR) == -1)
 				return -1;
 			/* Our frame and FIN are out: a short wait is enough. */
-			net_deadline(n, s, REFUSE_LINGER_SECS);
+			lws_set_timeout(wsi, PENDING_TIMEOUT_CLOSE_ACK,
+			    REFUSE_LINGER_SECS);
 		}
 		return 0;
 	}
@@ -1569,85 +1561,29 @@ net_server_writable(struct net *n, struct session *s, struct lws *wsi)
 }
 
 /*
- * A server's session has one timer on our loop (not lws's: lws 4.1's libev
- * plugin re-arms its own timer with ev_timer_start, which leaves a running
- * timer as it was, so a shorter timeout set later fired only at the next
- * socket event). It serves two deadlines: the end of a close handshake
- * (close_at_ms, after which the connection is dropped) and --pingms.
- */
-static void
-net_arm_timer(struct net *n, struct session *s)
-{
-	uint64_t	 now = mono_ms(), next = 0, every = n->srv->cfg->ping_ms;
-
-	if (s->timer == NULL)
-		return;
-	if (every > 0 && !s->close_sent)
-		next = now + every;
-	if (s->close_at_ms != 0 && (next == 0 || s->close_at_ms < next))
-		next = s->close_at_ms;
-	ev_timer_stop(n->loop, &s->timer->w);
-	if (next == 0)
-		return;
-	ev_timer_set(&s->timer->w, next > now ? (double)(next - now) / 1000 :
-	    0, 0);
-	ev_timer_start(n->loop, &s->timer->w);
-}
-
-/* The connection ends in secs, whatever the client does meanwhile. */
-static void
-net_deadline(struct net *n, struct session *s, unsigned secs)
-{
-	s->close_at_ms = mono_ms() + (uint64_t)secs * 1000;
-	net_arm_timer(n, s);
-}
-
-/*
- * Drops the connection. lws closes it at its next round; the wake-up
- * makes sure there is one.
- */
-static void
-net_kill(struct net *n, struct session *s)
-{
-	if (s->wsi == NULL)
-		return;
-	lws_set_timeout(s->wsi, PENDING_TIMEOUT_CLOSE_SEND, LWS_TO_KILL_ASYNC);
-	lws_cancel_service(n->ctx);
-}
-
-/*
  * --pingms: a ping after an interval without a word from the client, and
  * the end after two. A session whose input we hold back is not judged:
  * its pongs wait unread behind the data we are not reading.
  */
-static void
-on_session_timer(struct ev_loop *loop, ev_timer *w, int revents)
+static int
+net_ping_timer(struct net *n, struct session *s, struct lws *wsi)
 {
-	struct session	*s = ((struct net_timer *)w)->s;
-	struct net	*n = ((struct net_timer *)w)->n;
 	uint64_t	 now = mono_ms(), every = n->srv->cfg->ping_ms;
 
-	(void)loop;
-	(void)revents;
-	if (s->close_at_ms != 0 && now >= s->close_at_ms) {
-		s->close_at_ms = 0;
-		net_kill(n, s);
-		return;
+	if (s->close_sent)
+		return 0;
+	if (s->rx_held)
+		s->last_rx_ms = now;
+	else if (now - s->last_rx_ms >= 2 * every) {
+		s->ping_timed_out = true;
+		return -1;
 	}
-	if (every > 0 && !s->close_sent) {
-		if (s->rx_held)
-			s->last_rx_ms = now;
-		else if (now - s->last_rx_ms >= 2 * every) {
-			s->ping_timed_out = true;
-			net_kill(n, s);
-			return;
-		}
-		if (now - s->last_rx_ms >= every && s->wsi != NULL) {
-			s->ping_due = true;
-			lws_callback_on_writable(s->wsi);
-		}
+	if (now - s->last_rx_ms >= every) {
+		s->ping_due = true;
+		lws_callback_on_writable(wsi);
 	}
-	net_arm_timer(n, s);
+	lws_set_timer_usecs(wsi, (lws_usec_t)every * 1000);
+	return 0;
 }
 
 /*
@@ -1676,36 +1612,24 @@ net_server_adopt(struct net *n, struct session *s, int fd)
 	s->hup_watch.s = s;
 	s->hup_watch.socket = true;
 	wsrx_init(&s->rx, cfg->max_message, s->deflate, true);
-	if ((s->timer = calloc(1, sizeof *s->timer)) == NULL) {
-		log_error("session=%llu out of memory for its timer",
-		    (unsigned long long)s->id);
-		net_kill(n, s);
-		return;
-	}
-	s->timer->n = n;
-	s->timer->s = s;
-	ev_timer_init(&s->timer->w, on_session_timer, 0, 0);
 	if (lws_write(wsi, (unsigned char *)s->reply, s->reply_len,
 	    LWS_WRITE_RAW) < (int)s->reply_len) {
-		net_kill(n, s);
+		lws_set_timeout(wsi, PENDING_TIMEOUT_CLOSE_SEND,
+		    LWS_TO_KILL_ASYNC);
 		return;
 	}
 	free(s->reply);
 	s->reply = NULL;
 	s->last_rx_ms = mono_ms();
-	net_arm_timer(n, s);
+	if (cfg->ping_ms > 0)
+		lws_set_timer_usecs(wsi, (lws_usec_t)cfg->ping_ms * 1000);
 	net_established(s);
 }
 
 /* What a server's session held on this thread, at its end. */
 static void
-net_server_forget(struct net *n, struct session *s)
+net_server_forget(struct session *s)
 {
-	if (s->timer != NULL) {
-		ev_timer_stop(n->loop, &s->timer->w);
-		free(s->timer);
-		s->timer = NULL;
-	}
 	if (s->rx_backlog != NULL)
 		evbuffer_free(s->rx_backlog);
 	s->rx_backlog = NULL;
@@ -1747,6 +1671,8 @@ net_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 		return net_server_rx(n, s, in, len);
 	case LWS_CALLBACK_RAW_WRITEABLE:
 		return net_writable(n, s, wsi);
+	case LWS_CALLBACK_TIMER:
+		return net_ping_timer(n, s, wsi);
 	case LWS_CALLBACK_RAW_CLOSE:
 		net_gone(n, s);
 		break;
@@ -1777,7 +1703,7 @@ net_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 		break;
 	case LWS_CALLBACK_WSI_DESTROY:
 		net_gone(n, s);
-		net_server_forget(n, s);
+		net_server_forget(s);
 		lws_set_opaque_user_data(wsi, NULL);
 		session_unref(s);
 		break;
@@ -1806,33 +1732,12 @@ lws_log_emit(int level, const char *line)
 	log_debug("lws: %.*s", (int)n, line);
 }
 
-/* Every round of the loop ends by writing the input it brought to stdin. */
-static void
-on_round(struct ev_loop *loop, ev_prepare *w, int revents)
-{
-	struct net	*n = w->data;
-
-	(void)loop;
-	(void)revents;
-	net_flush_stdin(n);
-}
-
-static void
-on_stop(struct ev_loop *loop, ev_async *w, int revents)
-{
-	(void)w;
-	(void)revents;
-	ev_break(loop, EVBREAK_ALL);
-}
-
 static void *
 net_run(void *arg)
 {
 	struct net	*n = arg;
 
-	if (n->loop != NULL)
-		ev_run(n->loop, 0);
-	while (n->loop == NULL && !atomic_load(&n->stop)) {
+	while (!atomic_load(&n->stop)) {
 		if (lws_service(n->ctx, 0) < 0) {
 			log_error("lws service loop failed");
 			break;
@@ -1986,44 +1891,6 @@ cap_fd_limit(void)
 		    (unsigned long long)was, LWS_FD_CAP);
 }
 
-/*
- * lws 4.1's own loop polls every fd it has at each wake-up: with thousands
- * of idle sessions open, that walk was most of the server's CPU per message
- * (see bench/RESULTS.md). On a libev loop of ours (epoll, through lws's
- * evlib plugin) each event costs the same however many sessions are open.
- * The loop belongs to this thread; a round ends in on_round, and the stop
- * comes through an ev_async, which, unlike a flag, wakes it.
- */
-static int
-net_make_loop(struct net *n, struct lws_context_creation_info *info)
-{
-	if ((n->loop = ev_loop_new(EVBACKEND_EPOLL | EVFLAG_NOENV |
-	    EVFLAG_NOSIGMASK)) == NULL) {
-		log_fatal("cannot create the network thread's event loop");
-		return -1;
-	}
-	ev_prepare_init(&n->round_w, on_round);
-	n->round_w.data = n;
-	ev_prepare_start(n->loop, &n->round_w);
-	ev_async_init(&n->stop_w, on_stop);
-	ev_async_start(n->loop, &n->stop_w);
-	n->foreign[0] = n->loop;
-	info->options |= LWS_SERVER_OPTION_LIBEV;
-	info->foreign_loops = n->foreign;
-	return 0;
-}
-
-/* What net_start made, in the reverse order; the thread is not running. */
-static void
-net_free(struct net *n)
-{
-	if (n->ctx != NULL)
-		lws_context_destroy(n->ctx);
-	if (n->loop != NULL)
-		ev_loop_destroy(n->loop);
-	free(n);
-}
-
 int
 net_start(struct server *srv, struct session *client)
 {
@@ -2052,6 +1919,8 @@ net_start(struct server *srv, struct session *client)
 	 * into sixteen reads and callbacks, and halved --binary throughput.
 	 */
 	info.pt_serv_buf_size = RX_BUFFER_BULK + LWS_PRE;
+	/* A client reads the server's head: let it be as big as ours. */
+	info.max_http_header_data = HTTP_HEAD_MAX + 1024;
 	if (srv->cfg->connect_url != NULL) {
 		info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
 		info.connect_timeout_secs = srv->cfg->connect_timeout;
@@ -2060,12 +1929,9 @@ net_start(struct server *srv, struct session *client)
 		info.client_ssl_cert_filepath = srv->cfg->sslcert;
 		info.client_ssl_private_key_filepath = srv->cfg->sslkey;
 	}
-	/* A client has one connection: lws's own loop serves it well. */
-	if ((srv->cfg->connect_url == NULL && net_make_loop(n, &info) != 0) ||
-	    (n->ctx = lws_create_context(&info)) == NULL) {
-		log_fatal("cannot create the lws context%s", n->loop == NULL ?
-		    "" : " on libev (is libwebsockets-evlib-ev installed?)");
-		net_free(n);
+	if ((n->ctx = lws_create_context(&info)) == NULL) {
+		log_fatal("cannot create the lws context");
+		free(n);
 		return -1;
 	}
 	set_protocols(n, srv->cfg);
@@ -2086,11 +1952,13 @@ net_start(struct server *srv, struct session *client)
 	}
 	if ((n->vh = lws_create_vhost(n->ctx, &info)) == NULL) {
 		log_fatal("cannot create the lws vhost");
-		net_free(n);
+		lws_context_destroy(n->ctx);
+		free(n);
 		return -1;
 	}
 	if (watch_outpoll(n) != 0) {
-		net_free(n);
+		lws_context_destroy(n->ctx);
+		free(n);
 		return -1;
 	}
 	srv->net = n;
@@ -2099,7 +1967,8 @@ net_start(struct server *srv, struct session *client)
 	/* Before the thread runs, this thread may still call lws. */
 	if (srv->cfg->connect_url != NULL && net_connect(n, client) != 0) {
 		srv->hub->wake_net = NULL;
-		net_free(n);
+		lws_context_destroy(n->ctx);
+		free(n);
 		srv->net = NULL;
 		return -1;
 	}
@@ -2112,7 +1981,8 @@ net_start(struct server *srv, struct session *client)
 		log_fatal("cannot start the network thread: %s",
 		    strerror(error));
 		srv->hub->wake_net = NULL;
-		net_free(n);
+		lws_context_destroy(n->ctx);
+		free(n);
 		srv->net = NULL;
 		return -1;
 	}
@@ -2127,13 +1997,11 @@ net_stop(struct server *srv)
 	if (n == NULL)
 		return;
 	atomic_store(&n->stop, true);
-	if (n->loop != NULL)
-		ev_async_send(n->loop, &n->stop_w);
-	else
-		lws_cancel_service(n->ctx);
+	lws_cancel_service(n->ctx);
 	pthread_join(n->thread, NULL);
 	srv->hub->wake_net = NULL;
 	/* The thread is gone: destroying here races with nothing. */
-	net_free(n);
+	lws_context_destroy(n->ctx);
+	free(n);
 	srv->net = NULL;
 }

@@ -19,7 +19,6 @@
 
 struct evbuffer;
 struct lws;
-struct net_timer;
 struct server;
 struct child;
 
@@ -117,8 +116,6 @@ struct session {
 	struct evbuffer		*out_z;		/* the record, compressed */
 	bool			 out_rsv1;	/* it goes out compressed */
 	uint64_t		 last_rx_ms;	/* --pingms: anything heard */
-	uint64_t		 close_at_ms;	/* the connection ends then */
-	struct net_timer	*timer;		/* for both: see net.c */
 	bool			 ping_due, ping_timed_out;
 	bool			 pong_due;
 	unsigned char		 pong[WS_CONTROL_MAX];
