@@ -1560,29 +1560,45 @@ net_server_writable(struct net *n, struct session *s, struct lws *wsi)
 	return net_server_close(n, s, wsi, code, reason);
 }
 
+/* Our ping is out and nothing came from the client since. */
+static bool
+ping_unanswered(const struct session *s)
+{
+	return s->ping_sent_ms != 0 && s->last_rx_ms < s->ping_sent_ms;
+}
+
 /*
  * --pingms: a ping after an interval without a word from the client, and
- * the end after two. A session whose input we hold back is not judged:
- * its pongs wait unread behind the data we are not reading.
+ * the end when another interval passes with no answer to it. The timer
+ * looks again an interval after the last word (or after our ping), not on
+ * a fixed beat: on a beat, a look just short of an interval sent no ping
+ * and the next found two intervals of silence. A session whose input we
+ * hold back is not judged: its pongs wait unread behind the data we are
+ * not reading.
  */
 static int
 net_ping_timer(struct net *n, struct session *s, struct lws *wsi)
 {
-	uint64_t	 now = mono_ms(), every = n->srv->cfg->ping_ms;
+	uint64_t	 now = mono_ms(), every = n->srv->cfg->ping_ms, next;
 
 	if (s->close_sent)
 		return 0;
-	if (s->rx_held)
+	if (s->rx_held) {
 		s->last_rx_ms = now;
-	else if (now - s->last_rx_ms >= 2 * every) {
-		s->ping_timed_out = true;
-		return -1;
-	}
-	if (now - s->last_rx_ms >= every) {
+		s->ping_sent_ms = 0;
+	} else if (ping_unanswered(s)) {
+		if (now - s->ping_sent_ms >= every) {
+			s->ping_timed_out = true;
+			return -1;
+		}
+	} else if (now - s->last_rx_ms >= every) {
 		s->ping_due = true;
+		s->ping_sent_ms = now;
 		lws_callback_on_writable(wsi);
 	}
-	lws_set_timer_usecs(wsi, (lws_usec_t)every * 1000);
+	next = (ping_unanswered(s) ? s->ping_sent_ms : s->last_rx_ms) + every;
+	lws_set_timer_usecs(wsi, (lws_usec_t)(next > now ? next - now : 1) *
+	    1000);
 	return 0;
 }
 

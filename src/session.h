@@ -116,6 +116,7 @@ struct session {
 	struct evbuffer		*out_z;		/* the record, compressed */
 	bool			 out_rsv1;	/* it goes out compressed */
 	uint64_t		 last_rx_ms;	/* --pingms: anything heard */
+	uint64_t		 ping_sent_ms;	/* our last ping, 0: none */
 	bool			 ping_due, ping_timed_out;
 	bool			 pong_due;
 	unsigned char		 pong[WS_CONTROL_MAX];
