@@ -1381,6 +1381,47 @@ static long ho_closed_ok;
 static int ho_phase, ho_stop;
 static long ho_pending;	/* replies awaited in the served check */
 
+/* Every held session echoes once more (phase 2); returns when it began. */
+static uint64_t
+start_served_check(void)
+{
+	uint64_t	 t = now_ns();
+	uint32_t	 k;
+
+	ho_phase = 2;
+	ho_stop = 0;
+	ho_pending = 0;
+	for (k = 0; k < nslots; k++) {
+		struct conn *c = &conns[k];
+
+		if (c->state != CS_OPEN || c->phase != 1)
+			continue;
+		c->phase = 2;
+		c->deadline = t + (uint64_t)opt.timeout_ms * 1000000ull;
+		ho_pending++;
+		c->tx_bytes += psize;
+		queue_frame(c, opt.binary ? 2 : 1, pattern, psize);
+		conn_flush(c);
+	}
+	return t;
+}
+
+/* A close frame on every open session (phase 3). */
+static void
+start_close_all(void)
+{
+	uint32_t	 k;
+
+	ho_phase = 3;
+	ho_stop = 0;
+	for (k = 0; k < nslots; k++) {
+		if (conns[k].state != CS_OPEN)
+			continue;
+		send_close(&conns[k], 1000);
+		conn_flush(&conns[k]);
+	}
+}
+
 static long ho_failed;
 
 static void
@@ -1832,7 +1873,6 @@ main(int argc, char **argv)
 		double open_secs, served_secs;
 		uint64_t ta, tb;
 		int aborted;
-		uint32_t k;
 		long drain_ms = -1;
 
 		read_srvstat(&base, 1);
@@ -1854,22 +1894,7 @@ main(int argc, char **argv)
 		}
 		read_srvstat(&held, 1);
 		/* served check: every held session echoes once more */
-		ho_phase = 2;
-		ho_stop = 0;
-		ho_pending = 0;
-		ta = now_ns();
-		for (k = 0; k < nslots; k++) {
-			struct conn *c = &conns[k];
-
-			if (c->state != CS_OPEN || c->phase != 1)
-				continue;
-			c->phase = 2;
-			c->deadline = ta + (uint64_t)opt.timeout_ms * 1000000ull;
-			ho_pending++;
-			c->tx_bytes += psize;
-			queue_frame(c, opt.binary ? 2 : 1, pattern, psize);
-			conn_flush(c);
-		}
+		ta = start_served_check();
 		if (ho_pending > 0 && !got_signal)
 			run_loop(&ho_stop, now_ns() +
 			    (uint64_t)(opt.timeout_ms + 1000) * 1000000ull);
@@ -1882,16 +1907,7 @@ main(int argc, char **argv)
 			    (uint64_t)opt.hold_ms * 1000000ull);
 		}
 		/* close all */
-		ho_phase = 3;
-		ho_stop = 0;
-		for (k = 0; k < nslots; k++) {
-			struct conn *c = &conns[k];
-
-			if (c->state != CS_OPEN)
-				continue;
-			send_close(c, 1000);
-			conn_flush(c);
-		}
+		start_close_all();
 		if (nlive > 0)
 			run_loop(&ho_stop, now_ns() +
 			    (uint64_t)(opt.timeout_ms + 1000) * 1000000ull);
@@ -1933,7 +1949,6 @@ main(int argc, char **argv)
 		double idle_cpu_ms = -1, idle_kids_ms = -1, idle_secs = 0;
 		uint64_t ta, tb;
 		int aborted, never = 0, by_signal;
-		uint32_t k;
 		long drain_ms = -1;
 
 		read_srvstat(&base, 1);
@@ -1988,37 +2003,13 @@ main(int argc, char **argv)
 		got_signal = 0;	/* a second signal aborts the close */
 
 		/* served check: every held session echoes once more */
-		ho_phase = 2;
-		ho_stop = 0;
-		ho_pending = 0;
-		ta = now_ns();
-		for (k = 0; k < nslots; k++) {
-			struct conn *c = &conns[k];
-
-			if (c->state != CS_OPEN || c->phase != 1)
-				continue;
-			c->phase = 2;
-			c->deadline = ta + (uint64_t)opt.timeout_ms * 1000000ull;
-			ho_pending++;
-			c->tx_bytes += psize;
-			queue_frame(c, opt.binary ? 2 : 1, pattern, psize);
-			conn_flush(c);
-		}
+		ta = start_served_check();
 		if (ho_pending > 0)
 			run_loop(&ho_stop, now_ns() +
 			    (uint64_t)(opt.timeout_ms + 1000) * 1000000ull);
 		served_secs = (double)(now_ns() - ta) / 1e9;
 		/* close all */
-		ho_phase = 3;
-		ho_stop = 0;
-		for (k = 0; k < nslots; k++) {
-			struct conn *c = &conns[k];
-
-			if (c->state != CS_OPEN)
-				continue;
-			send_close(c, 1000);
-			conn_flush(c);
-		}
+		start_close_all();
 		if (nlive > 0 && !got_signal)
 			run_loop(&ho_stop, now_ns() +
 			    (uint64_t)(opt.timeout_ms + 1000) * 1000000ull);

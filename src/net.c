@@ -830,10 +830,10 @@ fill_frames(struct net *n, struct session *s, unsigned char *buf,
 }
 
 /*
- * A server without permessage-deflate frames its messages itself and sends
+ * A server frames its messages itself (compressed, with deflate) and sends
  * a burst of them with one send(): lws would make a send() per frame, and
  * small messages would cost a system call each. Returns -1 to close, 1 when
- * nothing was queued (closes and shutdowns are net_write_one's), else 0.
+ * nothing was queued (the close is then net_server_writable's), else 0.
  * In lws's writable callback the kernel has said there is room, so some
  * output goes even when socket_room() sees little; outside it, none does.
  */
