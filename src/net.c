@@ -1205,14 +1205,17 @@ net_server_close(struct net *n, struct session *s, struct lws *wsi,
 	s->close_sent = true;
 	if (s->hang_up || s->rx_discard)
 		lws_callback_on_writable(wsi);	/* once it has gone out */
-	if (s->hang_up)
-		return 0;
 	session_lock(s);
 	stopping = s->shutdown;
 	s->rx_paused = false;	/* what comes now is read and dropped */
 	session_unlock(s);
-	net_release_rx(n, s);
-	/* A stopping server waits less: its deadline is closems-bound. */
+	if (!s->hang_up)
+		net_release_rx(n, s);
+	/*
+	 * Bounded in every case: a client that stops reading keeps even our
+	 * answer to its own close from going out. A stopping server waits
+	 * less: its deadline is closems-bound.
+	 */
 	lws_set_timeout(wsi, PENDING_TIMEOUT_CLOSE_ACK, stopping ?
 	    CLOSE_ACK_STOP_SECS : CLOSE_ACK_SECS);
 	return 0;
@@ -1231,6 +1234,7 @@ net_server_refuse(struct session *s, uint16_t code, const char *why)
 		return;		/* the first reason is the one given */
 	s->close_due = true;
 	s->rx_discard = true;
+	lws_set_timeout(s->wsi, PENDING_TIMEOUT_CLOSE_ACK, CLOSE_ACK_SECS);
 	s->close_out_code = code;
 	snprintf(s->close_out_reason, sizeof s->close_out_reason, "%s", why);
 	lws_callback_on_writable(s->wsi);
@@ -1435,6 +1439,9 @@ net_release_rx(struct net *n, struct session *s)
 		    LWS_TO_KILL_ASYNC);
 		return;
 	}
+	if (s->rx_discard && s->rx_backlog != NULL)	/* after a close */
+		evbuffer_drain(s->rx_backlog,
+		    evbuffer_get_length(s->rx_backlog));
 	if (!s->rx_held)
 		lws_rx_flow_control(s->wsi, 1);
 }
@@ -1464,6 +1471,7 @@ net_server_peer_close(struct session *s, struct wsrx_out *ev)
 		return -1;	/* the answer to ours: done */
 	if (s->close_due) {
 		s->hang_up = true;	/* ours, already due, answers it */
+		s->rx_discard = true;
 		return 1;
 	}
 	memcpy(reason, ev->data, rlen);
@@ -1472,7 +1480,10 @@ net_server_peer_close(struct session *s, struct wsrx_out *ev)
 	session_set_final_close(s, CLOSED_CLIENT, ev->code, reason);
 	session_unlock(s);
 	s->hang_up = true;
+	s->rx_discard = true;	/* nothing may follow its close */
 	s->close_due = true;
+	/* Our answer may find no room (the client reads nothing): bounded. */
+	lws_set_timeout(s->wsi, PENDING_TIMEOUT_CLOSE_ACK, CLOSE_ACK_SECS);
 	/* 1005 means "none was sent": the answer then carries none either. */
 	s->close_out_code = ev->code;
 	memcpy(s->close_out_reason, reason, rlen + 1);

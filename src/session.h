@@ -125,7 +125,7 @@ struct session {
 	uint16_t		 close_out_code;
 	char			 close_out_reason[CLOSE_REASON_MAX + 1];
 	bool			 hang_up;	/* after our close: no wait */
-	bool			 rx_discard;	/* we refused: drop what comes */
+	bool			 rx_discard;	/* refused, or closed: drop the rest */
 	bool			 shut_wr;	/* our FIN is out */
 	bool			 rx_drain;	/* peer left: read it all */
 	bool			 rx_held;	/* paused: parse no further */

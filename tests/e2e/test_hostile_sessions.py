@@ -521,3 +521,26 @@ def test_silent_client_is_dropped_by_ping_timeout(wsbridge, markers):
     assert 0x9 in frames, f"no ping was sent: {frames}"
     assert markers.wait_line("events", "HUP"), markers.read("events")
     assert markers.wait_line("events", "EOF"), markers.read("events")
+
+
+# --------------------------------------------------------------------------
+# 5. a client that closes and then reads nothing
+
+
+def test_client_that_closes_then_reads_nothing_is_ended(wsbridge):
+    """Its socket is full of a flooding child's output, so even our answer
+    to its close cannot go out: the wait for it is bounded (5 s), the
+    session is logged as the client's close, and the child is gone."""
+    srv = wsbridge("--closems=300", "/usr/bin/yes")
+    r = RawWS(srv.port, timeout=10, rcvbuf=4096)
+    try:
+        status, _ = r.handshake("/stalls")
+        assert status == 101
+        time.sleep(0.5)             # the server's send buffer fills
+        r.send(encode_frame(0x8, close_payload(1000, b"bye")))
+        (acc,) = srv.wait_access(1, timeout=15)
+    finally:
+        r.close()
+    assert acc["closed_by"] == "client" and acc["code"] == "1000", acc["_line"]
+    assert wait_until(lambda: not children_of(srv.pid), 10), \
+        children_of(srv.pid)
