@@ -1,15 +1,16 @@
 /*
- * The network thread owns every struct lws. Debian's lws 4.1 cannot run on
- * libevent's loop, so it runs its own; the main thread hands it sockets and
- * session work through the hub and wakes it with lws_cancel_service(), the
- * one lws call made from outside this thread.
+ * The network thread. A server's connections are conns (conn.c) on a
+ * libevent loop of this thread's own (epoll: an event costs the same with
+ * three sessions open or thousands), and the WebSocket protocol on them is
+ * ours. A client's one connection is lws's, on lws's own loop, since lws
+ * speaks the protocol and TLS there. Either way the main thread hands
+ * sockets and session work over through the hub and wakes this thread
+ * (net_wake), and this thread alone touches a connection.
  *
  * It also reads each child's stdout: output then goes from the pipe to the
  * socket on one thread, with no wake-up of the main thread in between. The
- * pipes sit in an epoll set of our own, and only that set's fd is in lws's
- * loop (one raw file wsi): a wsi per pipe would cost an lws adoption, a
- * wake-up of lws's loop and, at its close, a walk of lws's fd table (see
- * LWS_FD_CAP) for every session.
+ * pipes sit in an epoll set of our own (outpoll), whose one fd is in the
+ * loop: one event for every pipe, and the same code for both loops.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -26,9 +27,11 @@
 #include <zlib.h>
 
 #include <event2/buffer.h>
+#include <event2/event.h>
 #include <libwebsockets.h>
 
 #include "config.h"
+#include "conn.h"
 #include "framing.h"
 #include "http.h"
 #include "log.h"
@@ -75,6 +78,13 @@
 
 struct net {
 	struct server		*srv;
+	/* A server's loop: see net_start_loop. */
+	struct event_base	*base;
+	struct event		*wake_ev;	/* the main thread's nudge */
+	struct event		*outpoll_ev;	/* the stdout set is readable */
+	struct conns		 conns;
+	unsigned char		 sockbuf[RX_BUFFER_BULK];
+	/* A client's: lws's own. */
 	struct lws_context	*ctx;
 	struct lws_vhost	*vh;
 	pthread_t		 thread;
@@ -83,9 +93,9 @@ struct net {
 	bool			 batch;		/* we frame, see net_write_batch */
 	TAILQ_HEAD(, session)	 flush_q;	/* input for stdin, this round */
 	int			 outpoll;	/* epoll set of the stdout pipes */
+	bool			 outpoll_lws;	/* a client's: lws closes it */
 	TAILQ_HEAD(, session)	 readers;	/* sessions with a pipe in it */
-	/* The default, then one per --protocol, then the terminator. */
-	struct lws_protocols	 protocols[CONFIG_MAX_PROTOCOLS + 2];
+	struct lws_protocols	 protocols[2];	/* ours, the terminator */
 	unsigned char		 sendbuf[LWS_PRE + SEND_CHUNK + FRAME_HEADER];
 	char			 readbuf[READ_CHUNK];
 	unsigned char		 rxbuf[RX_BUFFER_BULK];	/* backlog replay */
@@ -95,21 +105,61 @@ struct net {
 
 static time_t	 mono_now(void);
 static void	 net_send_now(struct net *, struct session *);
-static int	 net_send_queued(struct net *, struct session *, struct lws *,
-		     bool);
-static int	 net_server_writable(struct net *, struct session *,
-		     struct lws *);
+static int	 net_send_queued(struct net *, struct session *, bool);
+static int	 net_server_writable(struct net *, struct session *);
 static void	 net_resume_stdout(struct net *, struct session *);
 static void	 net_close_stdout(struct net *, struct session *, bool);
 static void	 net_peer_hung_up(struct net *, struct session *);
 static void	 watch_hangup(struct net *, struct session *, bool);
 static void	 net_hold_rx(struct net *, struct session *);
+static void	 net_deadline(struct net *, struct session *, unsigned);
 
-/* lws closed the socket; the session ends before it began. */
+/*
+ * A session's connection is a conn of ours (a server's) or an lws wsi (a
+ * client's): these few say the same thing to either.
+ */
+static bool
+net_linked(const struct session *s)
+{
+	return s->conn != NULL || s->wsi != NULL;
+}
+
+/* The writable callback runs once the socket has room. */
+static void
+net_want_write(struct session *s)
+{
+	if (s->conn != NULL)
+		conn_want_write(s->conn);
+	else if (s->wsi != NULL)
+		lws_callback_on_writable(s->wsi);
+}
+
+/* Drops the connection right after the current callback. */
+static void
+net_kill(struct session *s)
+{
+	if (s->conn != NULL)
+		conn_kill(s->conn);
+	else if (s->wsi != NULL)
+		lws_set_timeout(s->wsi, PENDING_TIMEOUT_CLOSE_SEND,
+		    LWS_TO_KILL_ASYNC);
+}
+
+/* Reads the socket, or leaves what comes in the kernel's buffer. */
+static void
+net_read_socket(struct session *s, bool on)
+{
+	if (s->conn != NULL)
+		conn_read(s->conn, on);
+	else if (s->wsi != NULL)
+		lws_rx_flow_control(s->wsi, on ? 1 : 0);
+}
+
+/* The connection could not be set up; the session ends before it began. */
 static void
 net_adopt_failed(struct session *s)
 {
-	log_error("session=%llu lws could not adopt the connection",
+	log_error("session=%llu cannot watch the connection: out of memory",
 	    (unsigned long long)s->id);
 	session_lock(s);
 	s->client_gone = true;
@@ -125,11 +175,11 @@ static void	 net_release_rx(struct net *, struct session *);
 static void
 net_resume_rx(struct net *n, struct session *s)
 {
-	if (s->wsi == NULL)
+	if (!net_linked(s))
 		return;
 	if (n->srv->cfg->connect_url != NULL) {
 		s->rx_held = false;
-		lws_rx_flow_control(s->wsi, 1);
+		net_read_socket(s, true);
 	} else
 		net_release_rx(n, s);
 }
@@ -226,7 +276,7 @@ net_service(struct net *n, struct session *s)
 	/* The leader is gone and main waited long enough for stdout's EOF. */
 	if (give_up && s->out_fd >= 0)
 		net_close_stdout(n, s, true);
-	if (s->wsi == NULL)
+	if (!net_linked(s))
 		return;
 	session_lock(s);
 	abandon = s->shutdown && !s->established;
@@ -241,8 +291,7 @@ net_service(struct net *n, struct session *s)
 	session_unlock(s);
 	if (abandon) {
 		/* Still in its handshake: drop it, nothing was promised. */
-		lws_set_timeout(s->wsi, PENDING_TIMEOUT_CLOSE_SEND,
-		    LWS_TO_KILL_ASYNC);
+		net_kill(s);
 		return;
 	}
 	if (resume)
@@ -253,11 +302,10 @@ net_service(struct net *n, struct session *s)
 		 * the stop must not wait on it longer than on an answer.
 		 */
 		s->stop_seen = true;
-		lws_set_timeout(s->wsi, PENDING_TIMEOUT_CLOSE_SEND,
-		    2 * CLOSE_ACK_STOP_SECS);
+		net_deadline(n, s, 2 * CLOSE_ACK_STOP_SECS);
 	}
 	if (writable)
-		lws_callback_on_writable(s->wsi);
+		net_want_write(s);
 }
 
 static void
@@ -341,8 +389,8 @@ queue:
 		s->out_paused = true;
 		watch_stdout(n, s, false);	/* the child blocks */
 	}
-	/* At the stop lws closes everything: nothing is sent any more. */
-	if (queued > 0 && s->wsi != NULL && !atomic_load(&n->stop))
+	/* At the stop every connection closes: nothing is sent any more. */
+	if (queued > 0 && net_linked(s) && !atomic_load(&n->stop))
 		net_send_now(n, s);
 	return eof ? -1 : 1;
 }
@@ -351,21 +399,19 @@ queue:
  * Output goes out as soon as it is read rather than after one more round
  * of lws's loop: a server that frames its own messages writes whole frames
  * (net_write_batch). It waits for the writable callback instead with lws's
- * framing, in a close, and while lws still holds part of an earlier send:
- * outside that callback lws would queue our frames behind it and report
- * only what it sent of the old part, which is no error at all.
+ * framing (a client), in a close, and while part of an earlier send still
+ * waits for room: the new frames could only queue up behind it.
  */
 static void
 net_send_now(struct net *n, struct session *s)
 {
 	if (!n->batch || s->closing || s->close_sent || s->close_due ||
-	    lws_partial_buffered(s->wsi)) {
-		lws_callback_on_writable(s->wsi);
+	    conn_unsent(s->conn)) {
+		net_want_write(s);
 		return;
 	}
-	if (net_send_queued(n, s, s->wsi, false) < 0)
-		lws_set_timeout(s->wsi, PENDING_TIMEOUT_CLOSE_SEND,
-		    LWS_TO_KILL_ASYNC);
+	if (net_send_queued(n, s, false) < 0)
+		net_kill(s);
 	net_resume_stdout(n, s);
 }
 
@@ -551,11 +597,12 @@ net_flush_stdin(struct net *n)
 }
 
 /*
- * How much the socket takes now without lws keeping a remainder back. lws
- * 4.1 drops a connection, unannounced, when a close frame arrives while it
+ * How much the socket takes now without a remainder kept back (by conn.c
+ * for a server, by lws for a client). Output waits in the session's
+ * bounded queue, not in an unsent tail that grows. And lws 4.1 drops a
+ * client's connection, unannounced, when a close frame arrives while it
  * holds part of a frame (ops-ws.c, "Closing on peer close due to Pending
- * tx"): a client that closes while we flood it would look like a dropped
- * connection. So frames are cut to fit.
+ * tx"). So frames are cut to fit.
  *
  * The kernel stops a send() when the memory the socket's buffers take
  * (skb overhead included: TCP cuts its queue into many small skbs for a
@@ -567,15 +614,14 @@ net_flush_stdin(struct net *n)
  * when less than FRAME_MIN would fit.
  */
 static size_t
-socket_room(struct lws *wsi)
+socket_room(int fd)
 {
 	uint32_t	 mem[SK_MEMINFO_VARS];
 	socklen_t	 len = sizeof mem;
 	size_t		 used, room;
 
 	memset(mem, 0, sizeof mem);
-	if (getsockopt(lws_get_socket_fd(wsi), SOL_SOCKET, SO_MEMINFO, mem,
-	    &len) == -1)
+	if (getsockopt(fd, SOL_SOCKET, SO_MEMINFO, mem, &len) == -1)
 		return FRAME_MIN;
 	used = mem[SK_MEMINFO_WMEM_QUEUED] > mem[SK_MEMINFO_WMEM_ALLOC] ?
 	    mem[SK_MEMINFO_WMEM_QUEUED] : mem[SK_MEMINFO_WMEM_ALLOC];
@@ -650,7 +696,7 @@ next_record(struct session *s)
 static int
 net_write_one(struct net *n, struct session *s, struct lws *wsi, bool *more_out)
 {
-	size_t		 room = socket_room(wsi);
+	size_t		 room = socket_room(lws_get_socket_fd(wsi));
 	size_t		 len = 0, limit = n->srv->cfg->queue_limit;
 	int		 flags = 0;
 	bool		 send = false, more = false, wake_main = false;
@@ -838,8 +884,7 @@ fill_frames(struct net *n, struct session *s, unsigned char *buf,
  * output goes even when socket_room() sees little; outside it, none does.
  */
 static int
-net_write_batch(struct net *n, struct session *s, struct lws *wsi,
-    bool in_callback)
+net_write_batch(struct net *n, struct session *s, bool in_callback)
 {
 	unsigned char	*buf = n->sendbuf + LWS_PRE;
 	size_t		 used, room;
@@ -855,7 +900,7 @@ net_write_batch(struct net *n, struct session *s, struct lws *wsi,
 		return 1;
 	/* Bulk output: more batches while the socket has real room. */
 	for (i = 0; i < WRITE_BURST; i++) {
-		if ((room = socket_room(wsi)) == 0) {
+		if ((room = socket_room(conn_fd(s->conn))) == 0) {
 			if (i > 0 || !in_callback)
 				break;
 			room = FRAME_MIN;
@@ -866,16 +911,16 @@ net_write_batch(struct net *n, struct session *s, struct lws *wsi,
 			session_wake_main(s);
 		if (used == 0)
 			return 1;	/* drained: a close may be due */
-		if (lws_write(wsi, buf, used, LWS_WRITE_RAW) < (int)used)
+		if (conn_send(s->conn, buf, used) != 0)
 			return -1;
 		if (!more)
 			return 0;
-		/* send() took part of it (socket_room guesses): lws holds
+		/* send() took part of it (socket_room guesses): conn.c holds
 		 * the rest, and sends it before our next writable callback. */
-		if (lws_partial_buffered(wsi))
+		if (conn_unsent(s->conn))
 			break;
 	}
-	lws_callback_on_writable(wsi);
+	conn_want_write(s->conn);
 	return 0;
 }
 
@@ -885,17 +930,17 @@ net_write_batch(struct net *n, struct session *s, struct lws *wsi,
  * not one each.
  */
 static int
-net_send_queued(struct net *n, struct session *s, struct lws *wsi,
-    bool in_callback)
+net_send_queued(struct net *n, struct session *s, bool in_callback)
 {
-	bool	 more = false;
-	int	 i, r;
+	struct lws	*wsi = s->wsi;
+	bool		 more = false;
+	int		 i, r;
 
 	if (n->batch) {
 		/* Nothing queued: a close may be due, which is the
 		 * writable callback's (net_server_writable). */
-		if ((r = net_write_batch(n, s, wsi, in_callback)) == 1)
-			lws_callback_on_writable(wsi);
+		if ((r = net_write_batch(n, s, in_callback)) == 1)
+			conn_want_write(s->conn);
 		return r < 0 ? -1 : 0;
 	}
 	for (i = 0; i < WRITE_BURST; i++) {
@@ -910,16 +955,15 @@ net_send_queued(struct net *n, struct session *s, struct lws *wsi,
 	return 0;
 }
 
+/* LWS_CALLBACK_CLIENT_WRITEABLE. */
 static int
-net_writable(struct net *n, struct session *s, struct lws *wsi)
+net_client_writable(struct net *n, struct session *s)
 {
 	int	 r;
 
-	if (n->srv->cfg->connect_url == NULL)
-		return net_server_writable(n, s, wsi);
 	if (s->closing)
 		return 0;	/* lws answers or sends the close itself */
-	r = net_send_queued(n, s, wsi, true);
+	r = net_send_queued(n, s, true);
 
 	net_resume_stdout(n, s);
 	return r;
@@ -1022,8 +1066,8 @@ net_gone(struct net *n, struct session *s)
 	bool	 was_gone, ping = s->ping_timed_out ||
 	    (s->wsi != NULL && net_ping_timed_out(n, s));
 
-	if (s->wsi != NULL)
-		watch_hangup(n, s, false);	/* before lws closes the fd */
+	if (s->conn != NULL)
+		watch_hangup(n, s, false);	/* before the fd is closed */
 	session_lock(s);
 	was_gone = s->client_gone;
 	if (s->established && s->stop_seen && !s->close_sent)
@@ -1038,6 +1082,7 @@ net_gone(struct net *n, struct session *s)
 	s->client_gone = true;
 	session_unlock(s);
 	s->wsi = NULL;
+	s->conn = NULL;
 	net_resume_stdout(n, s);	/* read on, to drop, until EOF */
 	if (!was_gone)
 		session_wake_main(s);
@@ -1107,14 +1152,14 @@ net_client_failed(struct session *s, const char *why)
 }
 
 /*
- * The server's side of RFC 6455. Each upgraded socket is adopted by lws as
- * a raw socket: lws keeps the loop, the reads and what a send() left over;
- * the handshake's answer (upgrade.c), the frames the client sends (parsed
- * by wsframe.c), permessage-deflate (zlib) and the close handshake are
- * ours. lws 4.1's own receive path accepted unmasked frames, closed on
- * oversized control frames without a close frame, waited for the payload
- * of a frame announcing more than we take, and its deflate extension
- * aborted the process with several clients at once.
+ * The server's side of RFC 6455. Each upgraded socket is a conn (conn.c)
+ * on this thread's libevent loop; the handshake's answer (upgrade.c), the
+ * frames the client sends (parsed by wsframe.c), permessage-deflate (zlib),
+ * pings and the close handshake are ours. lws 4.1's own receive path
+ * accepted unmasked frames, closed on oversized control frames without a
+ * close frame, waited for the payload of a frame announcing more than we
+ * take, and its deflate extension aborted the process with several clients
+ * at once; its loop polled every socket at each wake-up.
  */
 
 static uint64_t
@@ -1129,20 +1174,20 @@ mono_ms(void)
 /*
  * A paused socket is not read, so a peer that leaves behind data we are
  * holding back would go unnoticed: EPOLLRDHUP (FIN) and EPOLLHUP/EPOLLERR
- * (reset) still come through our epoll set while lws does not poll it.
+ * (reset) still come through the stdout set while the loop does not read.
  */
 static void
 watch_hangup(struct net *n, struct session *s, bool on)
 {
 	struct epoll_event	 ev;
 
-	if (s->hup_watched == on || s->wsi == NULL)
+	if (s->hup_watched == on || s->conn == NULL)
 		return;
 	memset(&ev, 0, sizeof ev);
 	ev.events = EPOLLRDHUP;
 	ev.data.ptr = &s->hup_watch;
 	if (epoll_ctl(n->outpoll, on ? EPOLL_CTL_ADD : EPOLL_CTL_DEL,
-	    lws_get_socket_fd(s->wsi), &ev) == -1) {
+	    conn_fd(s->conn), &ev) == -1) {
 		log_error("session=%llu epoll_ctl(socket): %s",
 		    (unsigned long long)s->id, strerror(errno));
 		return;
@@ -1154,17 +1199,16 @@ watch_hangup(struct net *n, struct session *s, bool on)
 static void
 net_hold_rx(struct net *n, struct session *s)
 {
-	if (s->wsi == NULL)
+	if (!net_linked(s))
 		return;
 	s->rx_held = true;
-	lws_rx_flow_control(s->wsi, 0);
-	if (n->srv->cfg->connect_url == NULL)
-		watch_hangup(n, s, true);
+	net_read_socket(s, false);
+	watch_hangup(n, s, true);	/* a server's only */
 }
 
 /* Frames a control message into the send buffer and writes it. */
 static int
-net_send_control(struct net *n, struct lws *wsi, int opcode,
+net_send_control(struct net *n, struct session *s, int opcode,
     const void *payload, size_t len)
 {
 	unsigned char	*buf = n->sendbuf + LWS_PRE;
@@ -1173,8 +1217,7 @@ net_send_control(struct net *n, struct lws *wsi, int opcode,
 	hl = framing_frame_header(buf, opcode, true, len);
 	if (len > 0)
 		memcpy(buf + hl, payload, len);
-	return lws_write(wsi, buf, hl + len, LWS_WRITE_RAW) < (int)(hl + len) ?
-	    -1 : 0;
+	return conn_send(s->conn, buf, hl + len);
 }
 
 /*
@@ -1188,8 +1231,8 @@ net_send_control(struct net *n, struct lws *wsi, int opcode,
  * frames.
  */
 static int
-net_server_close(struct net *n, struct session *s, struct lws *wsi,
-    uint16_t code, const char *reason)
+net_server_close(struct net *n, struct session *s, uint16_t code,
+    const char *reason)
 {
 	unsigned char	 payload[2 + CLOSE_REASON_MAX];
 	size_t		 rlen = strlen(reason);
@@ -1200,11 +1243,11 @@ net_server_close(struct net *n, struct session *s, struct lws *wsi,
 	payload[0] = (unsigned char)(code >> 8);
 	payload[1] = (unsigned char)code;
 	memcpy(payload + 2, reason, rlen);
-	if (net_send_control(n, wsi, 8, payload, 2 + rlen) < 0)
+	if (net_send_control(n, s, 8, payload, 2 + rlen) < 0)
 		return -1;
 	s->close_sent = true;
 	if (s->hang_up || s->rx_discard)
-		lws_callback_on_writable(wsi);	/* once it has gone out */
+		conn_want_write(s->conn);	/* once it has gone out */
 	session_lock(s);
 	stopping = s->shutdown;
 	s->rx_paused = false;	/* what comes now is read and dropped */
@@ -1216,14 +1259,14 @@ net_server_close(struct net *n, struct session *s, struct lws *wsi,
 	 * answer to its own close from going out. A stopping server waits
 	 * less: its deadline is closems-bound.
 	 */
-	lws_set_timeout(wsi, PENDING_TIMEOUT_CLOSE_ACK, stopping ?
-	    CLOSE_ACK_STOP_SECS : CLOSE_ACK_SECS);
+	net_deadline(n, s, stopping ? CLOSE_ACK_STOP_SECS : CLOSE_ACK_SECS);
 	return 0;
 }
 
 /* Sends our close when nothing else is due; see net_server_close. */
 static void
-net_server_refuse(struct session *s, uint16_t code, const char *why)
+net_server_refuse(struct net *n, struct session *s, uint16_t code,
+    const char *why)
 {
 	session_lock(s);
 	session_set_final_close(s, CLOSED_PROTOCOL, code, why);
@@ -1234,10 +1277,10 @@ net_server_refuse(struct session *s, uint16_t code, const char *why)
 		return;		/* the first reason is the one given */
 	s->close_due = true;
 	s->rx_discard = true;
-	lws_set_timeout(s->wsi, PENDING_TIMEOUT_CLOSE_ACK, CLOSE_ACK_SECS);
+	net_deadline(n, s, CLOSE_ACK_SECS);
 	s->close_out_code = code;
 	snprintf(s->close_out_reason, sizeof s->close_out_reason, "%s", why);
-	lws_callback_on_writable(s->wsi);
+	conn_want_write(s->conn);
 }
 
 /*
@@ -1311,7 +1354,8 @@ net_inflate(struct net *n, struct session *s, const unsigned char *in,
 	return code;
 }
 
-static int	 net_server_peer_close(struct session *, struct wsrx_out *);
+static int	 net_server_peer_close(struct net *, struct session *,
+		     struct wsrx_out *);
 
 /* What one event of the parser means for the session. */
 static int
@@ -1331,7 +1375,7 @@ net_server_event(struct net *n, struct session *s, struct wsrx_out *ev)
 			code = net_take_input(n, s, ev->data, ev->len,
 			    ev->final, ev->text, &why);
 		if (code != 0)
-			net_server_refuse(s, code, why);
+			net_server_refuse(n, s, code, why);
 		return code != 0 ? 1 : 0;
 	case WSRX_PING:
 		if (s->close_sent || s->close_due)
@@ -1340,15 +1384,15 @@ net_server_event(struct net *n, struct session *s, struct wsrx_out *ev)
 		memcpy(s->pong, ev->data, ev->len);
 		s->pong_len = ev->len;
 		s->pong_due = true;
-		lws_callback_on_writable(s->wsi);
+		conn_want_write(s->conn);
 		return 0;
 	case WSRX_PONG:
 		net_pong(s, ev->data, ev->len);
 		return 0;
 	case WSRX_CLOSE:
-		return net_server_peer_close(s, ev);
+		return net_server_peer_close(n, s, ev);
 	case WSRX_ERROR:
-		net_server_refuse(s, ev->code, ev->reason);
+		net_server_refuse(n, s, ev->code, ev->reason);
 		return 1;
 	case WSRX_NEED_MORE:
 		break;
@@ -1390,7 +1434,7 @@ net_server_parse(struct net *n, struct session *s, unsigned char *buf,
 	return 0;
 }
 
-/* LWS_CALLBACK_RAW_RX: bytes from a client. */
+/* Bytes from a client (conn.c's rx handler). */
 static int
 net_server_rx(struct net *n, struct session *s, unsigned char *in,
     size_t len)
@@ -1402,7 +1446,7 @@ net_server_rx(struct net *n, struct session *s, unsigned char *in,
 		return 0;	/* we refused it: nothing more is read */
 	if (s->rx_held || (s->rx_backlog != NULL &&
 	    evbuffer_get_length(s->rx_backlog) > 0)) {
-		/* lws read this before it heard we pause: keep its order. */
+		/* Read before the pause (a hang-up's drain): keep the order. */
 		if (s->rx_backlog == NULL &&
 		    (s->rx_backlog = evbuffer_new()) == NULL)
 			return -1;
@@ -1423,7 +1467,7 @@ net_release_rx(struct net *n, struct session *s)
 	size_t	 k;
 	int	 r = 0;
 
-	if (!s->rx_held || s->wsi == NULL)
+	if (!s->rx_held || s->conn == NULL)
 		return;
 	s->rx_held = false;
 	watch_hangup(n, s, false);
@@ -1435,15 +1479,14 @@ net_release_rx(struct net *n, struct session *s)
 		r = net_server_parse(n, s, n->rxbuf, k);
 	}
 	if (r < 0) {
-		lws_set_timeout(s->wsi, PENDING_TIMEOUT_CLOSE_SEND,
-		    LWS_TO_KILL_ASYNC);
+		conn_kill(s->conn);
 		return;
 	}
 	if (s->rx_discard && s->rx_backlog != NULL)	/* after a close */
 		evbuffer_drain(s->rx_backlog,
 		    evbuffer_get_length(s->rx_backlog));
 	if (!s->rx_held)
-		lws_rx_flow_control(s->wsi, 1);
+		conn_read(s->conn, true);
 }
 
 /*
@@ -1462,7 +1505,7 @@ net_peer_hung_up(struct net *n, struct session *s)
 
 /* The client's close frame: answered with its own code, then hang up. */
 static int
-net_server_peer_close(struct session *s, struct wsrx_out *ev)
+net_server_peer_close(struct net *n, struct session *s, struct wsrx_out *ev)
 {
 	char	 reason[CLOSE_REASON_MAX + 1];
 	size_t	 rlen = ev->len < CLOSE_REASON_MAX ? ev->len : CLOSE_REASON_MAX;
@@ -1483,45 +1526,48 @@ net_server_peer_close(struct session *s, struct wsrx_out *ev)
 	s->rx_discard = true;	/* nothing may follow its close */
 	s->close_due = true;
 	/* Our answer may find no room (the client reads nothing): bounded. */
-	lws_set_timeout(s->wsi, PENDING_TIMEOUT_CLOSE_ACK, CLOSE_ACK_SECS);
+	net_deadline(n, s, CLOSE_ACK_SECS);
 	/* 1005 means "none was sent": the answer then carries none either. */
 	s->close_out_code = ev->code;
 	memcpy(s->close_out_reason, reason, rlen + 1);
-	lws_callback_on_writable(s->wsi);
+	conn_want_write(s->conn);
 	return 1;
 }
 
 /* Control frames waiting to go: a pong, our ping, our close. */
 static int
-net_server_controls(struct net *n, struct session *s, struct lws *wsi)
+net_server_controls(struct net *n, struct session *s)
 {
 	if (s->pong_due) {
 		s->pong_due = false;
-		if (net_send_control(n, wsi, 10, s->pong, s->pong_len) < 0)
+		if (net_send_control(n, s, 10, s->pong, s->pong_len) < 0)
 			return -1;
 	}
 	if (s->ping_due && !s->close_due) {
 		s->ping_due = false;
-		if (net_send_control(n, wsi, 9, NULL, 0) < 0)
+		if (net_send_control(n, s, 9, NULL, 0) < 0)
 			return -1;
 	}
 	if (!s->close_due)
 		return 0;
 	s->close_due = false;
 	if (s->close_out_code == 1005) {
-		if (net_send_control(n, wsi, 8, NULL, 0) < 0)
+		if (net_send_control(n, s, 8, NULL, 0) < 0)
 			return -1;
 		s->close_sent = true;
-		lws_callback_on_writable(wsi);
+		conn_want_write(s->conn);
 		return 1;
 	}
-	return net_server_close(n, s, wsi, s->close_out_code,
+	return net_server_close(n, s, s->close_out_code,
 	    s->close_out_reason) < 0 ? -1 : 1;
 }
 
-/* LWS_CALLBACK_RAW_WRITEABLE. */
+/*
+ * Room on a client's socket (conn.c's writable handler, which runs only
+ * once whatever an earlier send() left over has gone out).
+ */
 static int
-net_server_writable(struct net *n, struct session *s, struct lws *wsi)
+net_server_writable(struct net *n, struct session *s)
 {
 	bool		 stopping, done;
 	uint16_t	 code;
@@ -1529,28 +1575,21 @@ net_server_writable(struct net *n, struct session *s, struct lws *wsi)
 	int		 r;
 
 	if (s->close_sent) {
-		/* Gone out whole: lws sends what it holds before this. */
-		if (lws_partial_buffered(wsi)) {
-			if (s->hang_up || s->rx_discard)
-				lws_callback_on_writable(wsi);
-			return 0;
-		}
 		if (s->hang_up)
-			return -1;
+			return -1;	/* our answer to its close is out */
 		if (s->rx_discard && !s->shut_wr) {
 			/* Our FIN: the client answers it by closing. */
 			s->shut_wr = true;
-			if (shutdown(lws_get_socket_fd(wsi), SHUT_WR) == -1)
+			if (shutdown(conn_fd(s->conn), SHUT_WR) == -1)
 				return -1;
 			/* Our frame and FIN are out: a short wait is enough. */
-			lws_set_timeout(wsi, PENDING_TIMEOUT_CLOSE_ACK,
-			    REFUSE_LINGER_SECS);
+			net_deadline(n, s, REFUSE_LINGER_SECS);
 		}
 		return 0;
 	}
-	if ((r = net_server_controls(n, s, wsi)) != 0)
+	if ((r = net_server_controls(n, s)) != 0)
 		return r < 0 ? -1 : 0;
-	if ((r = net_write_batch(n, s, wsi, true)) <= 0) {
+	if ((r = net_write_batch(n, s, true)) <= 0) {
 		net_resume_stdout(n, s);
 		return r;
 	}
@@ -1568,7 +1607,7 @@ net_server_writable(struct net *n, struct session *s, struct lws *wsi)
 	net_resume_stdout(n, s);
 	if (!stopping && !done)
 		return 0;
-	return net_server_close(n, s, wsi, code, reason);
+	return net_server_close(n, s, code, reason);
 }
 
 /* Our ping is out and nothing came from the client since. */
@@ -1579,78 +1618,78 @@ ping_unanswered(const struct session *s)
 }
 
 /*
+ * A server's session has one timer. It looks at two things: the end of a
+ * close handshake (close_at_ms, when the connection is dropped whatever
+ * the client does) and --pingms: an interval after the client's last word,
+ * or after our ping.
+ */
+static void
+net_arm_timer(struct net *n, struct session *s)
+{
+	uint64_t	 now = mono_ms(), every = n->srv->cfg->ping_ms, next = 0;
+
+	if (every > 0 && !s->close_sent)
+		next = (ping_unanswered(s) ? s->ping_sent_ms : s->last_rx_ms) +
+		    every;
+	if (s->close_at_ms != 0 && (next == 0 || s->close_at_ms < next))
+		next = s->close_at_ms;
+	conn_set_timer(s->conn, next == 0 ? 0 : next > now ? next - now : 1);
+}
+
+/*
+ * The connection ends in secs, whatever the client does meanwhile; a later
+ * deadline replaces an earlier one.
+ */
+static void
+net_deadline(struct net *n, struct session *s, unsigned secs)
+{
+	if (s->conn == NULL) {
+		if (s->wsi != NULL)
+			lws_set_timeout(s->wsi, PENDING_TIMEOUT_CLOSE_ACK,
+			    (int)secs);
+		return;
+	}
+	s->close_at_ms = mono_ms() + (uint64_t)secs * 1000;
+	net_arm_timer(n, s);
+}
+
+/*
  * --pingms: a ping after an interval without a word from the client, and
  * the end when another interval passes with no answer to it. The timer
  * looks again an interval after the last word (or after our ping), not on
  * a fixed beat: on a beat, a look just short of an interval sent no ping
  * and the next found two intervals of silence. A session whose input we
  * hold back is not judged: its pongs wait unread behind the data we are
- * not reading.
- */
-static int
-net_ping_timer(struct net *n, struct session *s, struct lws *wsi)
-{
-	uint64_t	 now = mono_ms(), every = n->srv->cfg->ping_ms, next;
-
-	if (s->close_sent)
-		return 0;
-	if (s->rx_held) {
-		s->last_rx_ms = now;
-		s->ping_sent_ms = 0;
-	} else if (ping_unanswered(s)) {
-		if (now - s->ping_sent_ms >= every) {
-			s->ping_timed_out = true;
-			return -1;
-		}
-	} else if (now - s->last_rx_ms >= every) {
-		s->ping_due = true;
-		s->ping_sent_ms = now;
-		lws_callback_on_writable(wsi);
-	}
-	next = (ping_unanswered(s) ? s->ping_sent_ms : s->last_rx_ms) + every;
-	lws_set_timer_usecs(wsi, (lws_usec_t)(next > now ? next - now : 1) *
-	    1000);
-	return 0;
-}
-
-/*
- * A socket whose handshake listener.c decided: lws adopts it raw, our 101
- * goes out first, and the session is established.
+ * not reading. The timer may come early (the loop's clock is read once a
+ * round): then it is only set again.
  */
 static void
-net_server_adopt(struct net *n, struct session *s, int fd)
+net_server_timer(struct net *n, struct session *s)
 {
-	lws_adopt_desc_t	 info;
-	struct lws		*wsi;
-	const struct config	*cfg = n->srv->cfg;
+	uint64_t	 now = mono_ms(), every = n->srv->cfg->ping_ms;
 
-	memset(&info, 0, sizeof info);
-	info.vh = n->vh;
-	info.type = LWS_ADOPT_SOCKET;
-	info.fd.sockfd = fd;
-	info.vh_prot_name = PROTOCOL_DEFAULT;
-	info.opaque = s;
-	if ((wsi = lws_adopt_descriptor_vhost_via_info(&info)) == NULL) {
-		net_adopt_failed(s);
+	if (s->close_at_ms != 0 && now >= s->close_at_ms) {
+		s->close_at_ms = 0;
+		conn_kill(s->conn);
 		return;
 	}
-	s->wsi = wsi;
-	s->out_watch.s = s;
-	s->hup_watch.s = s;
-	s->hup_watch.socket = true;
-	wsrx_init(&s->rx, cfg->max_message, s->deflate, true);
-	if (lws_write(wsi, (unsigned char *)s->reply, s->reply_len,
-	    LWS_WRITE_RAW) < (int)s->reply_len) {
-		lws_set_timeout(wsi, PENDING_TIMEOUT_CLOSE_SEND,
-		    LWS_TO_KILL_ASYNC);
-		return;
+	if (every > 0 && !s->close_sent) {
+		if (s->rx_held) {
+			s->last_rx_ms = now;
+			s->ping_sent_ms = 0;
+		} else if (ping_unanswered(s)) {
+			if (now - s->ping_sent_ms >= every) {
+				s->ping_timed_out = true;
+				conn_kill(s->conn);
+				return;
+			}
+		} else if (now - s->last_rx_ms >= every) {
+			s->ping_due = true;
+			s->ping_sent_ms = now;
+			conn_want_write(s->conn);
+		}
 	}
-	free(s->reply);
-	s->reply = NULL;
-	s->last_rx_ms = mono_ms();
-	if (cfg->ping_ms > 0)
-		lws_set_timer_usecs(wsi, (lws_usec_t)cfg->ping_ms * 1000);
-	net_established(s);
+	net_arm_timer(n, s);
 }
 
 /* What a server's session held on this thread, at its end. */
@@ -1670,6 +1709,76 @@ net_server_forget(struct session *s)
 	}
 }
 
+/* conn.c's handlers for a server's connections; the argument is the session. */
+static int
+on_conn_rx(void *arg, unsigned char *in, size_t len)
+{
+	struct session	*s = arg;
+
+	return net_server_rx(s->srv->net, s, in, len);
+}
+
+static int
+on_conn_writable(void *arg)
+{
+	struct session	*s = arg;
+
+	return net_server_writable(s->srv->net, s);
+}
+
+static void
+on_conn_timer(void *arg)
+{
+	struct session	*s = arg;
+
+	net_server_timer(s->srv->net, s);
+}
+
+/* The connection's network reference goes with it. */
+static void
+on_conn_closed(void *arg)
+{
+	struct session	*s = arg;
+
+	net_gone(s->srv->net, s);
+	net_server_forget(s);
+	session_unref(s);
+}
+
+static const struct conn_handlers server_conn = {
+	on_conn_rx, on_conn_writable, on_conn_timer, on_conn_closed
+};
+
+/*
+ * A socket whose handshake listener.c decided: it joins our loop, our 101
+ * goes out first, and the session is established.
+ */
+static void
+net_server_adopt(struct net *n, struct session *s, int fd)
+{
+	const struct config	*cfg = n->srv->cfg;
+
+	if ((s->conn = conn_new(&n->conns, fd, s)) == NULL) {
+		close(fd);
+		net_adopt_failed(s);
+		return;
+	}
+	s->out_watch.s = s;
+	s->hup_watch.s = s;
+	s->hup_watch.socket = true;
+	wsrx_init(&s->rx, cfg->max_message, s->deflate, true);
+	if (conn_send(s->conn, s->reply, s->reply_len) != 0) {
+		conn_kill(s->conn);
+		return;
+	}
+	free(s->reply);
+	s->reply = NULL;
+	s->last_rx_ms = mono_ms();
+	net_arm_timer(n, s);
+	net_established(s);
+}
+
+/* A client's one connection: lws speaks the protocol. */
 static int
 net_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
     void *in, size_t len)
@@ -1693,17 +1802,6 @@ net_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 		return 0;
 	n = lws_context_user(lws_get_context(wsi));
 	switch (reason) {
-	/* A server's connections: raw sockets, see net_server_adopt. */
-	case LWS_CALLBACK_RAW_RX:
-		return net_server_rx(n, s, in, len);
-	case LWS_CALLBACK_RAW_WRITEABLE:
-		return net_writable(n, s, wsi);
-	case LWS_CALLBACK_TIMER:
-		return net_ping_timer(n, s, wsi);
-	case LWS_CALLBACK_RAW_CLOSE:
-		net_gone(n, s);
-		break;
-	/* A client's one connection: lws speaks the protocol. */
 	case LWS_CALLBACK_CLIENT_APPEND_HANDSHAKE_HEADER:
 		return net_client_headers(n, wsi, in, len);
 	case LWS_CALLBACK_CLIENT_FILTER_PRE_ESTABLISH:
@@ -1719,7 +1817,7 @@ net_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 		s->last_rx = mono_now();
 		return net_receive(n, s, wsi, in, len);
 	case LWS_CALLBACK_CLIENT_WRITEABLE:
-		return net_writable(n, s, wsi);
+		return net_client_writable(n, s);
 	case LWS_CALLBACK_CLIENT_RECEIVE_PONG:
 		s->last_rx = mono_now();
 		break;
@@ -1730,7 +1828,6 @@ net_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 		break;
 	case LWS_CALLBACK_WSI_DESTROY:
 		net_gone(n, s);
-		net_server_forget(s);
 		lws_set_opaque_user_data(wsi, NULL);
 		session_unref(s);
 		break;
@@ -1759,20 +1856,31 @@ lws_log_emit(int level, const char *line)
 	log_debug("lws: %.*s", (int)n, line);
 }
 
+/*
+ * Each round of the loop (a server's libevent one, or lws's for a client)
+ * ends by writing the input it brought to the children's stdin.
+ */
 static void *
 net_run(void *arg)
 {
 	struct net	*n = arg;
+	int		 r;
 
 	while (!atomic_load(&n->stop)) {
-		if (lws_service(n->ctx, 0) < 0) {
-			log_error("lws service loop failed");
+		if (n->base != NULL)
+			r = event_base_loop(n->base, EVLOOP_ONCE);
+		else
+			r = lws_service(n->ctx, 0);
+		if (r < 0) {
+			log_error("the network thread's loop failed");
 			break;
 		}
 		net_flush_stdin(n);
 	}
 	net_flush_stdin(n);	/* lets go of the sessions it holds */
 	net_close_stdouts(n);
+	if (n->base != NULL)
+		conns_close_all(&n->conns);	/* a client's: lws_context_destroy */
 	return NULL;
 }
 
@@ -1781,32 +1889,38 @@ net_wake(void *arg)
 {
 	struct net	*n = arg;
 
-	lws_cancel_service(n->ctx);
+	if (n->base != NULL)
+		event_active(n->wake_ev, EV_READ, 1);
+	else
+		lws_cancel_service(n->ctx);
 }
 
-/*
- * A client that asks for no subprotocol gets the default; one that lists
- * --protocol names gets the first it listed that we accept. A client gets
- * only the default: its --protocol names are offers, sent as they are.
- */
+static void
+on_wake(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	net_drain(arg);
+}
+
+static void
+on_outpoll(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	net_poll_stdouts(arg);
+}
+
+/* A client's --protocol names are offers, sent as they are. */
 static void
 set_protocols(struct net *n, const struct config *cfg)
 {
-	size_t	 i, k = 0, rx = cfg->binary ? RX_BUFFER_BULK : RX_BUFFER;
-
 	memset(n->protocols, 0, sizeof n->protocols);
-	n->protocols[k].name = PROTOCOL_DEFAULT;
-	n->protocols[k].callback = net_callback;
-	n->protocols[k].tx_packet_size = TX_PACKET;
-	n->protocols[k++].rx_buffer_size = rx;
-	for (i = 0; cfg->connect_url == NULL && i < cfg->nprotocols; i++) {
-		n->protocols[k].name = cfg->protocols[i];
-		n->protocols[k].callback = net_callback;
-		n->protocols[k].rx_buffer_size = rx;
-		n->protocols[k].tx_packet_size = TX_PACKET;
-		n->protocols[k].id = (unsigned)k;
-		k++;
-	}
+	n->protocols[0].name = PROTOCOL_DEFAULT;
+	n->protocols[0].callback = net_callback;
+	n->protocols[0].tx_packet_size = TX_PACKET;
+	n->protocols[0].rx_buffer_size = cfg->binary ? RX_BUFFER_BULK :
+	    RX_BUFFER;
 }
 
 /* Client mode: dial the URL for the one session there is. */
@@ -1869,26 +1983,22 @@ net_connect(struct net *n, struct session *s)
 }
 
 /*
- * The epoll set of the children's stdout pipes goes into lws's loop as a
- * raw file: it is readable whenever one of them is. lws closes it at the
- * end.
+ * Client: the epoll set of the children's stdout pipes goes into lws's
+ * loop as a raw file, readable whenever one of them is. lws closes it at
+ * the end.
  */
 static int
-watch_outpoll(struct net *n)
+watch_outpoll_lws(struct net *n)
 {
 	lws_sock_file_fd_type	 desc;
 
-	if ((n->outpoll = epoll_create1(EPOLL_CLOEXEC)) == -1) {
-		log_fatal("epoll_create1: %s", strerror(errno));
-		return -1;
-	}
 	desc.filefd = n->outpoll;
 	if (lws_adopt_descriptor_vhost(n->vh, LWS_ADOPT_RAW_FILE_DESC, desc,
 	    PROTOCOL_DEFAULT, NULL) == NULL) {
 		log_fatal("lws cannot watch the stdout pipes");
-		close(n->outpoll);
 		return -1;
 	}
+	n->outpoll_lws = true;
 	return 0;
 }
 
@@ -1918,13 +2028,118 @@ cap_fd_limit(void)
 		    (unsigned long long)was, LWS_FD_CAP);
 }
 
+/*
+ * A client's loop is lws's own: one lws context, its one connection (see
+ * net_connect) and the stdout set as a raw file.
+ */
+static int
+net_start_lws(struct net *n)
+{
+	const struct config			*cfg = n->srv->cfg;
+	struct lws_context_creation_info	 info;
+
+	cap_fd_limit();
+	lws_set_log_level(log_enabled(LL_DEBUG) ? LLL_ERR | LLL_WARN : 0,
+	    lws_log_emit);
+	memset(&info, 0, sizeof info);
+	info.port = CONTEXT_PORT_NO_LISTEN_SERVER;
+	info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS |
+	    LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+	info.user = n;
+	info.pt_serv_buf_size = RX_BUFFER_BULK + LWS_PRE;
+	/* A client reads the server's head: let it be as big as ours. */
+	info.max_http_header_data = HTTP_HEAD_MAX + 1024;
+	info.connect_timeout_secs = cfg->connect_timeout;
+	info.timeout_secs = cfg->connect_timeout;
+	info.client_ssl_ca_filepath = cfg->sslca;
+	info.client_ssl_cert_filepath = cfg->sslcert;
+	info.client_ssl_private_key_filepath = cfg->sslkey;
+	if ((n->ctx = lws_create_context(&info)) == NULL) {
+		log_fatal("cannot create the lws context");
+		return -1;
+	}
+	set_protocols(n, cfg);
+	info.protocols = n->protocols;
+	info.vhost_name = "wsbridge";
+	if (cfg->deflate)
+		info.extensions = deflate_ext;
+	if (cfg->ping_ms > 0) {
+		/* lws 4.1 counts in whole seconds: round up, never to 0. */
+		n->idle_policy.secs_since_valid_ping =
+		    (uint16_t)((cfg->ping_ms + 999) / 1000);
+		n->idle_policy.secs_since_valid_hangup =
+		    (uint16_t)(2 * n->idle_policy.secs_since_valid_ping);
+		info.retry_and_idle_policy = &n->idle_policy;
+	}
+	if ((n->vh = lws_create_vhost(n->ctx, &info)) == NULL) {
+		log_fatal("cannot create the lws vhost");
+		return -1;
+	}
+	return watch_outpoll_lws(n);
+}
+
+/*
+ * A server's loop is libevent's (epoll) with the precise clock, so that a
+ * timer is not woken early only to be set again. The base is thread-safe
+ * (main.c called evthread_use_pthreads): the main thread wakes this one
+ * with event_active on wake_ev.
+ */
+static int
+net_start_loop(struct net *n)
+{
+	struct event_config	*ec;
+
+	if ((ec = event_config_new()) == NULL)
+		goto fail;
+	event_config_set_flag(ec, EVENT_BASE_FLAG_PRECISE_TIMER);
+	n->base = event_base_new_with_config(ec);
+	event_config_free(ec);
+	if (n->base == NULL ||
+	    (n->wake_ev = event_new(n->base, -1, 0, on_wake, n)) == NULL ||
+	    (n->outpoll_ev = event_new(n->base, n->outpoll,
+	    EV_READ | EV_PERSIST, on_outpoll, n)) == NULL ||
+	    event_add(n->outpoll_ev, NULL) == -1)
+		goto fail;
+	conns_init(&n->conns, n->base, &server_conn, n->sockbuf,
+	    sizeof n->sockbuf);
+	n->batch = true;	/* we frame: see net_write_batch */
+	return 0;
+fail:
+	log_fatal("cannot create the network thread's event loop");
+	return -1;
+}
+
+/* What net_start made; the thread is not running. */
+static void
+net_free(struct net *n)
+{
+	size_t	 i;
+
+	if (n->ctx != NULL)
+		lws_context_destroy(n->ctx);
+	if (!n->outpoll_lws && n->outpoll >= 0)
+		close(n->outpoll);	/* else lws's to close */
+	if (n->wake_ev != NULL)
+		event_free(n->wake_ev);
+	if (n->outpoll_ev != NULL)
+		event_free(n->outpoll_ev);
+	if (n->base != NULL)
+		event_base_free(n->base);
+	for (i = 0; i < sizeof n->zdef / sizeof n->zdef[0]; i++) {
+		if (n->zdef[i] == NULL)
+			continue;
+		deflateEnd(n->zdef[i]);
+		free(n->zdef[i]);
+	}
+	free(n);
+}
+
 int
 net_start(struct server *srv, struct session *client)
 {
-	struct lws_context_creation_info	 info;
-	struct net				*n;
-	sigset_t				 all, old;
-	int					 error;
+	struct net	*n;
+	sigset_t	 all, old;
+	int		 error;
 
 	if ((n = calloc(1, sizeof *n)) == NULL) {
 		log_fatal("net: out of memory");
@@ -1933,87 +2148,35 @@ net_start(struct server *srv, struct session *client)
 	n->srv = srv;
 	TAILQ_INIT(&n->flush_q);
 	TAILQ_INIT(&n->readers);
-	cap_fd_limit();
-	lws_set_log_level(log_enabled(LL_DEBUG) ? LLL_ERR | LLL_WARN : 0,
-	    lws_log_emit);
-	memset(&info, 0, sizeof info);
-	info.port = CONTEXT_PORT_NO_LISTEN_SERVER;
-	info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
-	info.user = n;
-	/*
-	 * lws reads a raw socket into this one buffer per thread, at most
-	 * its size at a time: its default (4 KiB) cut a 64 KiB message
-	 * into sixteen reads and callbacks, and halved --binary throughput.
-	 */
-	info.pt_serv_buf_size = RX_BUFFER_BULK + LWS_PRE;
-	/* A client reads the server's head: let it be as big as ours. */
-	info.max_http_header_data = HTTP_HEAD_MAX + 1024;
-	if (srv->cfg->connect_url != NULL) {
-		info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
-		info.connect_timeout_secs = srv->cfg->connect_timeout;
-		info.timeout_secs = srv->cfg->connect_timeout;
-		info.client_ssl_ca_filepath = srv->cfg->sslca;
-		info.client_ssl_cert_filepath = srv->cfg->sslcert;
-		info.client_ssl_private_key_filepath = srv->cfg->sslkey;
-	}
-	if ((n->ctx = lws_create_context(&info)) == NULL) {
-		log_fatal("cannot create the lws context");
+	if ((n->outpoll = epoll_create1(EPOLL_CLOEXEC)) == -1) {
+		log_fatal("epoll_create1: %s", strerror(errno));
 		free(n);
 		return -1;
 	}
-	set_protocols(n, srv->cfg);
-	info.protocols = n->protocols;
-	info.vhost_name = "wsbridge";
-	/* A server speaks permessage-deflate itself: see deflate_record. */
-	if (srv->cfg->deflate && srv->cfg->connect_url != NULL)
-		info.extensions = deflate_ext;
-	/* A client masks its frames: lws frames them. */
-	n->batch = srv->cfg->connect_url == NULL;
-	if (srv->cfg->ping_ms > 0 && srv->cfg->connect_url != NULL) {
-		/* lws 4.1 counts in whole seconds: round up, never to 0. */
-		n->idle_policy.secs_since_valid_ping =
-		    (uint16_t)((srv->cfg->ping_ms + 999) / 1000);
-		n->idle_policy.secs_since_valid_hangup =
-		    (uint16_t)(2 * n->idle_policy.secs_since_valid_ping);
-		info.retry_and_idle_policy = &n->idle_policy;
-	}
-	if ((n->vh = lws_create_vhost(n->ctx, &info)) == NULL) {
-		log_fatal("cannot create the lws vhost");
-		lws_context_destroy(n->ctx);
-		free(n);
-		return -1;
-	}
-	if (watch_outpoll(n) != 0) {
-		lws_context_destroy(n->ctx);
-		free(n);
+	if ((srv->cfg->connect_url != NULL ? net_start_lws(n) :
+	    net_start_loop(n)) != 0) {
+		net_free(n);
 		return -1;
 	}
 	srv->net = n;
 	srv->hub->wake_net = net_wake;
 	srv->hub->wake_net_arg = n;
 	/* Before the thread runs, this thread may still call lws. */
-	if (srv->cfg->connect_url != NULL && net_connect(n, client) != 0) {
-		srv->hub->wake_net = NULL;
-		lws_context_destroy(n->ctx);
-		free(n);
-		srv->net = NULL;
-		return -1;
-	}
+	if (srv->cfg->connect_url != NULL && net_connect(n, client) != 0)
+		goto fail;
 	/* Signals belong to the main thread: the new thread blocks them all. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &old);
 	error = pthread_create(&n->thread, NULL, net_run, n);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (error != 0) {
-		log_fatal("cannot start the network thread: %s",
-		    strerror(error));
-		srv->hub->wake_net = NULL;
-		lws_context_destroy(n->ctx);
-		free(n);
-		srv->net = NULL;
-		return -1;
-	}
-	return 0;
+	if (error == 0)
+		return 0;
+	log_fatal("cannot start the network thread: %s", strerror(error));
+fail:
+	srv->hub->wake_net = NULL;
+	srv->net = NULL;
+	net_free(n);
+	return -1;
 }
 
 void
@@ -2024,11 +2187,10 @@ net_stop(struct server *srv)
 	if (n == NULL)
 		return;
 	atomic_store(&n->stop, true);
-	lws_cancel_service(n->ctx);
+	net_wake(n);
 	pthread_join(n->thread, NULL);
 	srv->hub->wake_net = NULL;
-	/* The thread is gone: destroying here races with nothing. */
-	lws_context_destroy(n->ctx);
-	free(n);
+	/* The thread is gone: freeing here races with nothing. */
+	net_free(n);
 	srv->net = NULL;
 }

@@ -17,6 +17,7 @@
 #include "framing.h"
 #include "wsframe.h"
 
+struct conn;
 struct evbuffer;
 struct lws;
 struct server;
@@ -87,8 +88,9 @@ struct session {
 	uint64_t		 msgs_in, bytes_in, msgs_out, bytes_out;
 
 	/* Network thread only. */
-	int			 fd;		/* until lws adopts it */
-	struct lws		*wsi;
+	int			 fd;		/* until net.c takes it */
+	struct conn		*conn;		/* a server's connection */
+	struct lws		*wsi;		/* a client's */
 	uint32_t		 out_left;	/* of the record being sent */
 	int			 out_opcode;
 	bool			 out_first;
@@ -117,6 +119,7 @@ struct session {
 	bool			 out_rsv1;	/* it goes out compressed */
 	uint64_t		 last_rx_ms;	/* --pingms: anything heard */
 	uint64_t		 ping_sent_ms;	/* our last ping, 0: none */
+	uint64_t		 close_at_ms;	/* then it ends, 0: no deadline */
 	bool			 ping_due, ping_timed_out;
 	bool			 pong_due;
 	unsigned char		 pong[WS_CONTROL_MAX];
