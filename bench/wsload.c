@@ -17,7 +17,8 @@
  *            of --size bytes. -> p50_us, p90_us, p99_us, ...
  *   idle     --count N sessions opened (--conns handshakes in flight), each
  *            verified by one echo, held; then the server (--server-pid) is
- *            measured: RSS, fds, threads, children (PPid == server) and
+ *            measured: RSS, fds, threads, children (PPid == server or its
+ *            spawner, whose CPU, RSS and fds count as the server's) and
  *            their RSS; then every session echoes once more ("served"), all
  *            are closed, and the server's fd count / children are watched
  *            until they return to the baseline (--drain-ms).
@@ -1030,11 +1031,70 @@ struct cpu {
 	double	 self_ms, kids_ms;
 };
 
+/*
+ * wsbridge's spawner (a child named wsbridge-spawn) spawns and reaps the
+ * children for the server: its CPU, fds and RSS count as the server's, and
+ * its children as the server's children. 0 when there is none.
+ */
+static long
+server_helper(void)
+{
+	char path[300], buf[4096];
+	DIR *d;
+	struct dirent *de;
+	long pid, found = 0;
+
+	if (opt.server_pid <= 0 || (d = opendir("/proc")) == NULL)
+		return 0;
+	while (found == 0 && (de = readdir(d)) != NULL) {
+		if (de->d_name[0] < '1' || de->d_name[0] > '9')
+			continue;
+		pid = strtol(de->d_name, NULL, 10);
+		snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+		if (read_text(path, buf, sizeof(buf)) == -1 ||
+		    stat_field(buf, 4) != opt.server_pid)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%ld/comm", pid);
+		if (read_text(path, buf, sizeof(buf)) != -1 &&
+		    strncmp(buf, "wsbridge-spawn", 14) == 0)
+			found = pid;
+	}
+	closedir(d);
+	return found;
+}
+
+/* Nanoseconds on CPU of every thread of pid, or -1. */
+static double
+task_cpu_ns(long pid)
+{
+	char path[64], p2[400], buf[256];
+	DIR *d;
+	struct dirent *de;
+	double ns = 0;
+	int ok = 0;
+
+	snprintf(path, sizeof(path), "/proc/%ld/task", pid);
+	if ((d = opendir(path)) == NULL)
+		return -1;
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(p2, sizeof(p2), "%s/%s/schedstat", path, de->d_name);
+		if (read_text(p2, buf, sizeof(buf)) == -1)
+			continue;
+		ns += strtod(buf, NULL);
+		ok = 1;
+	}
+	closedir(d);
+	return ok ? ns : -1;
+}
+
 static void
 read_cpu(struct cpu *c)
 {
 	char path[64], buf[2048];
-	double tick = (double)sysconf(_SC_CLK_TCK);
+	double tick = (double)sysconf(_SC_CLK_TCK), ns;
+	long helper;
 
 	c->self_ms = c->kids_ms = -1;
 	if (opt.server_pid <= 0)
@@ -1049,31 +1109,17 @@ read_cpu(struct cpu *c)
 	    1000.0 / tick;
 
 	/* finer: nanoseconds on CPU, summed over the live threads */
-	{
-		DIR *d;
-		struct dirent *de;
-		double ns = 0;
-		int ok = 0;
-		char p2[400];
-
-		snprintf(path, sizeof(path), "/proc/%ld/task", opt.server_pid);
-		d = opendir(path);
-		if (d == NULL)
-			return;
-		while ((de = readdir(d)) != NULL) {
-			if (de->d_name[0] == '.')
-				continue;
-			snprintf(p2, sizeof(p2), "%s/%s/schedstat", path,
-			    de->d_name);
-			if (read_text(p2, buf, sizeof(buf)) == -1)
-				continue;
-			ns += strtod(buf, NULL);
-			ok = 1;
-		}
-		closedir(d);
-		if (ok)
-			c->self_ms = ns / 1e6;
-	}
+	if ((ns = task_cpu_ns(opt.server_pid)) >= 0)
+		c->self_ms = ns / 1e6;
+	/* the spawner's work is the server's; its reaped children too */
+	if ((helper = server_helper()) == 0)
+		return;
+	if ((ns = task_cpu_ns(helper)) >= 0)
+		c->self_ms += ns / 1e6;
+	snprintf(path, sizeof(path), "/proc/%ld/stat", helper);
+	if (read_text(path, buf, sizeof(buf)) != -1 && strrchr(buf, ')'))
+		c->kids_ms += (double)(stat_field(buf, 16) +
+		    stat_field(buf, 17)) * 1000.0 / tick;
 }
 
 static void
@@ -1095,7 +1141,7 @@ read_srvstat(struct srvstat *s, int with_kids)
 	char path[300], buf[4096];
 	DIR *d;
 	struct dirent *de;
-	long page = sysconf(_SC_PAGESIZE) / 1024;
+	long page = sysconf(_SC_PAGESIZE) / 1024, helper, parent;
 
 	memset(s, 0, sizeof(*s));
 	if (opt.server_pid <= 0)
@@ -1114,6 +1160,18 @@ read_srvstat(struct srvstat *s, int with_kids)
 		closedir(d);
 	}
 	s->ok = 1;
+	if ((helper = server_helper()) != 0) {
+		snprintf(path, sizeof(path), "/proc/%ld/status", helper);
+		if (read_text(path, buf, sizeof(buf)) != -1)
+			s->rss_kb += status_field(buf, "\nVmRSS:");
+		snprintf(path, sizeof(path), "/proc/%ld/fd", helper);
+		if ((d = opendir(path)) != NULL) {
+			while ((de = readdir(d)) != NULL)
+				if (de->d_name[0] != '.')
+					s->fds++;
+			closedir(d);
+		}
+	}
 	if (!with_kids)
 		return;
 	d = opendir("/proc");
@@ -1126,7 +1184,9 @@ read_srvstat(struct srvstat *s, int with_kids)
 		if (read_text(path, buf, sizeof(buf)) == -1)
 			continue;
 		/* field 4 is the parent, field 24 the RSS in pages */
-		if (stat_field(buf, 4) == opt.server_pid) {
+		parent = stat_field(buf, 4);
+		if ((parent == opt.server_pid && atol(de->d_name) != helper) ||
+		    (helper != 0 && parent == helper)) {
 			s->children++;
 			s->kids_rss_kb += stat_field(buf, 24) * page;
 		}

@@ -14,7 +14,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/queue.h>
@@ -32,14 +31,13 @@
 #include "log.h"
 #include "server.h"
 #include "session.h"
+#include "spawner.h"
 #include "status.h"
 
 #define PID_BUCKETS	1024
 #define FINISH_WAIT_MS	2000	/* at exit, for SIGKILLed leaders to die */
 #define FINISH_NAP_MS	10
 
-/* A client's command runs in our environment; a server's gets the CGI one. */
-extern char **environ;
 #define ERRLINE_MAX	4096
 
 enum kill_stage {
@@ -501,66 +499,57 @@ child_destroy(struct child *c)
 	free(c);
 }
 
+/* A process ended, reaped here or by the spawner: ours, or no concern. */
 void
-children_reap(struct server *srv)
+children_exited(struct server *srv, pid_t pid, int st)
 {
 	struct child	*c;
-	pid_t		 pid;
-	int		 st;
 
-	/* waitpid(-1): as PID 1 in a container, orphans land here too. */
-	while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
-		if ((c = children_find(srv->children, pid)) == NULL)
-			continue;
-		c->reaped = true;
-		c->wstatus = st;
-		log_debug("session=%llu pid %ld ended: status %d",
-		    (unsigned long long)c->session_id, (long)pid, st);
-		if (!c->stdout_eof) {
-			/* Something it started holds stdout: bound the wait. */
-			start_grace(c);
-			arm_closems(c, c->out_ev);
-		}
-		child_check_done(c);
-		child_maybe_free(c);
+	if ((c = children_find(srv->children, pid)) == NULL)
+		return;
+	c->reaped = true;
+	c->wstatus = st;
+	log_debug("session=%llu pid %ld ended: status %d",
+	    (unsigned long long)c->session_id, (long)pid, st);
+	if (!c->stdout_eof) {
+		/* Something it started holds stdout: bound the wait. */
+		start_grace(c);
+		arm_closems(c, c->out_ev);
 	}
+	child_check_done(c);
+	child_maybe_free(c);
 }
 
 /*
- * posix_spawn with the child in its own process group, every signal back
- * to its default and unblocked, and fds[0..2] as its 0, 1 and 2. Our own
- * fds are all close-on-exec, so the child sees those three only.
+ * What the spawner reaped, then our own children: those spawned here,
+ * the spawner's if it died before them (we are a subreaper), and, as PID 1
+ * in a container, every orphan.
+ */
+void
+children_reap(struct server *srv)
+{
+	pid_t	 pid;
+	int	 st;
+
+	spawner_poll(srv->spawner);
+	while ((pid = waitpid(-1, &st, WNOHANG)) > 0)
+		children_exited(srv, pid, st);
+}
+
+/*
+ * A child: through the spawner when there is one (its fd table is small, so
+ * a spawn costs the same however many sessions are open), else from here.
+ * See spawn_direct for what the child gets.
  */
 int
-child_spawn_fds(const char *path, char *const argv[], char *const envp[],
-    const int fds[3], pid_t *pid)
+child_spawn_fds(struct server *srv, const char *path, char *const argv[],
+    char *const envp[], const int fds[3], pid_t *pid)
 {
-	posix_spawn_file_actions_t	 fa;
-	posix_spawnattr_t		 attr;
-	sigset_t			 all, none;
-	int				 error;
+	int	 error;
 
-	sigfillset(&all);
-	sigemptyset(&none);
-	if ((error = posix_spawn_file_actions_init(&fa)) != 0)
-		return error;
-	if ((error = posix_spawnattr_init(&attr)) != 0) {
-		posix_spawn_file_actions_destroy(&fa);
-		return error;
-	}
-	/* Our ends are close-on-exec; dup2 clears the flag on 0, 1 and 2. */
-	if ((error = posix_spawn_file_actions_adddup2(&fa, fds[0], 0)) == 0 &&
-	    (error = posix_spawn_file_actions_adddup2(&fa, fds[1], 1)) == 0 &&
-	    (error = posix_spawn_file_actions_adddup2(&fa, fds[2], 2)) == 0 &&
-	    (error = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP |
-	    POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF)) == 0 &&
-	    (error = posix_spawnattr_setpgroup(&attr, 0)) == 0 &&
-	    (error = posix_spawnattr_setsigmask(&attr, &none)) == 0 &&
-	    (error = posix_spawnattr_setsigdefault(&attr, &all)) == 0)
-		error = posix_spawn(pid, path, &fa, &attr, argv,
-		    envp != NULL ? envp : environ);
-	posix_spawnattr_destroy(&attr);
-	posix_spawn_file_actions_destroy(&fa);
+	if ((error = spawner_spawn(srv->spawner, path, argv, envp, fds,
+	    pid)) == -1)
+		error = spawn_direct(path, argv, envp, fds, pid);
 	return error;
 }
 
@@ -571,10 +560,10 @@ spawn_process(struct server *srv, struct session *s, int fds[3], pid_t *pid)
 
 	/* --dir picks the script per session; otherwise the one command. */
 	if (s->script_path != NULL)
-		return child_spawn_fds(s->script_path, s->script_argv, s->envp,
-		    fds, pid);
-	return child_spawn_fds(cfg->command_path, cfg->command, s->envp, fds,
-	    pid);
+		return child_spawn_fds(srv, s->script_path, s->script_argv,
+		    s->envp, fds, pid);
+	return child_spawn_fds(srv, cfg->command_path, cfg->command, s->envp,
+	    fds, pid);
 }
 
 /*

@@ -14,6 +14,7 @@ struct children	*children_create(void);
 void		 children_free(struct children *);
 unsigned	 children_count(const struct children *);
 void		 children_reap(struct server *);
+void		 children_exited(struct server *, pid_t, int);
 void		 children_shutdown(struct server *);
 void		 children_kill_all(struct server *);
 void		 children_finish(struct server *);
@@ -23,7 +24,7 @@ int		 child_pipe(int [2], int);
 void		 child_pipe_close(int [2]);
 int		 child_make_pipes(int [CHILD_PIPE_FDS]);
 void		 child_close_pipes(int [CHILD_PIPE_FDS]);
-int		 child_spawn_fds(const char *, char *const [], char *const [],
-		     const int [3], pid_t *);
+int		 child_spawn_fds(struct server *, const char *, char *const [],
+		     char *const [], const int [3], pid_t *);
 
 #endif

@@ -827,7 +827,7 @@ serve_cgi(struct server *srv, int fd, size_t headlen,
 		conn_free(c);
 		return true;
 	}
-	error = child_spawn_fds(file, argv, envp, fds, &c->pid);
+	error = child_spawn_fds(srv, file, argv, envp, fds, &c->pid);
 	env_free(envp);
 	close(in[0]);
 	close(out[1]);

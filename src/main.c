@@ -30,6 +30,7 @@
 #include "tls.h"
 #include "server.h"
 #include "session.h"
+#include "spawner.h"
 
 static const char license_text[] =
 "wsbridge " PACKAGE_VERSION "\n"
@@ -78,6 +79,16 @@ check_stopped(struct server *srv)
 	if ((srv->stopping || srv->cfg->connect_url != NULL) &&
 	    hub_count(srv->hub) == 0 && children_count(srv->children) == 0)
 		event_base_loopexit(srv->base, NULL);
+}
+
+/* The spawner reaped a child of ours. */
+static void
+on_child_exit(void *arg, pid_t pid, int status)
+{
+	struct server	*srv = arg;
+
+	children_exited(srv, pid, status);
+	check_stopped(srv);
 }
 
 /* The network side changed some sessions: act on each. */
@@ -232,6 +243,19 @@ setup_signals(struct server *srv)
 		}
 	}
 	return 0;
+}
+
+/*
+ * The spawner is forked while this process has one thread and no session
+ * (after the listeners and the privileges, before any other thread). A
+ * server without one spawns its children itself: slower with many
+ * sessions open, but the same in every other way. Always true.
+ */
+static bool
+start_spawner(struct server *srv)
+{
+	srv->spawner = spawner_start(srv->base, on_child_exit, srv);
+	return true;
 }
 
 static int
@@ -478,12 +502,14 @@ main(int argc, char **argv)
 	if (setup_signals(&srv) != 0 ||
 	    (cfg.connect_url == NULL && (listeners_open(&srv) != 0 ||
 	    drop_privileges(&id) != 0)) ||
+	    (cfg.connect_url == NULL && !start_spawner(&srv)) ||
 	    (cfg.reverselookup && resolve_start(&srv) != 0) ||
 	    (cfg.connect_url != NULL && (client = client_session(&srv)) == NULL) ||
 	    net_start(&srv, client) != 0) {
 		/* Each step said what failed; undo the ones that worked. */
 		listeners_close(&srv);
 		resolve_stop(&srv);
+		spawner_stop(srv.spawner);
 		tls_stop(&srv);
 		server_teardown(&srv);
 		config_free(&cfg);
@@ -499,6 +525,8 @@ main(int argc, char **argv)
 	resolve_stop(&srv);
 	net_stop(&srv);
 	finish_sessions(&srv);
+	spawner_stop(srv.spawner);	/* every child is reaped by now */
+	srv.spawner = NULL;
 	tls_stop(&srv);
 	server_teardown(&srv);
 	config_free(&cfg);

@@ -1,5 +1,5 @@
 /*
- * The network thread. A server's connections are conns (conn.c) on a
+ * The network thread. A server's connections are peers (peer.c) on a
  * libevent loop of this thread's own (epoll: an event costs the same with
  * three sessions open or thousands), and the WebSocket protocol on them is
  * ours. A client's one connection is lws's, on lws's own loop, since lws
@@ -31,7 +31,7 @@
 #include <libwebsockets.h>
 
 #include "config.h"
-#include "conn.h"
+#include "peer.h"
 #include "framing.h"
 #include "http.h"
 #include "log.h"
@@ -82,7 +82,7 @@ struct net {
 	struct event_base	*base;
 	struct event		*wake_ev;	/* the main thread's nudge */
 	struct event		*outpoll_ev;	/* the stdout set is readable */
-	struct conns		 conns;
+	struct peers		 peers;
 	unsigned char		 sockbuf[RX_BUFFER_BULK];
 	/* A client's: lws's own. */
 	struct lws_context	*ctx;
@@ -115,21 +115,21 @@ static void	 net_hold_rx(struct net *, struct session *);
 static void	 net_deadline(struct net *, struct session *, unsigned);
 
 /*
- * A session's connection is a conn of ours (a server's) or an lws wsi (a
+ * A session's connection is a peer of ours (a server's) or an lws wsi (a
  * client's): these few say the same thing to either.
  */
 static bool
 net_linked(const struct session *s)
 {
-	return s->conn != NULL || s->wsi != NULL;
+	return s->peer != NULL || s->wsi != NULL;
 }
 
 /* The writable callback runs once the socket has room. */
 static void
 net_want_write(struct session *s)
 {
-	if (s->conn != NULL)
-		conn_want_write(s->conn);
+	if (s->peer != NULL)
+		peer_want_write(s->peer);
 	else if (s->wsi != NULL)
 		lws_callback_on_writable(s->wsi);
 }
@@ -138,8 +138,8 @@ net_want_write(struct session *s)
 static void
 net_kill(struct session *s)
 {
-	if (s->conn != NULL)
-		conn_kill(s->conn);
+	if (s->peer != NULL)
+		peer_kill(s->peer);
 	else if (s->wsi != NULL)
 		lws_set_timeout(s->wsi, PENDING_TIMEOUT_CLOSE_SEND,
 		    LWS_TO_KILL_ASYNC);
@@ -149,8 +149,8 @@ net_kill(struct session *s)
 static void
 net_read_socket(struct session *s, bool on)
 {
-	if (s->conn != NULL)
-		conn_read(s->conn, on);
+	if (s->peer != NULL)
+		peer_read(s->peer, on);
 	else if (s->wsi != NULL)
 		lws_rx_flow_control(s->wsi, on ? 1 : 0);
 }
@@ -406,7 +406,7 @@ static void
 net_send_now(struct net *n, struct session *s)
 {
 	if (!n->batch || s->closing || s->close_sent || s->close_due ||
-	    conn_unsent(s->conn)) {
+	    peer_unsent(s->peer)) {
 		net_want_write(s);
 		return;
 	}
@@ -597,7 +597,7 @@ net_flush_stdin(struct net *n)
 }
 
 /*
- * How much the socket takes now without a remainder kept back (by conn.c
+ * How much the socket takes now without a remainder kept back (by peer.c
  * for a server, by lws for a client). Output waits in the session's
  * bounded queue, not in an unsent tail that grows. And lws 4.1 drops a
  * client's connection, unannounced, when a close frame arrives while it
@@ -900,7 +900,7 @@ net_write_batch(struct net *n, struct session *s, bool in_callback)
 		return 1;
 	/* Bulk output: more batches while the socket has real room. */
 	for (i = 0; i < WRITE_BURST; i++) {
-		if ((room = socket_room(conn_fd(s->conn))) == 0) {
+		if ((room = socket_room(peer_fd(s->peer))) == 0) {
 			if (i > 0 || !in_callback)
 				break;
 			room = FRAME_MIN;
@@ -911,16 +911,16 @@ net_write_batch(struct net *n, struct session *s, bool in_callback)
 			session_wake_main(s);
 		if (used == 0)
 			return 1;	/* drained: a close may be due */
-		if (conn_send(s->conn, buf, used) != 0)
+		if (peer_send(s->peer, buf, used) != 0)
 			return -1;
 		if (!more)
 			return 0;
-		/* send() took part of it (socket_room guesses): conn.c holds
+		/* send() took part of it (socket_room guesses): peer.c holds
 		 * the rest, and sends it before our next writable callback. */
-		if (conn_unsent(s->conn))
+		if (peer_unsent(s->peer))
 			break;
 	}
-	conn_want_write(s->conn);
+	peer_want_write(s->peer);
 	return 0;
 }
 
@@ -940,7 +940,7 @@ net_send_queued(struct net *n, struct session *s, bool in_callback)
 		/* Nothing queued: a close may be due, which is the
 		 * writable callback's (net_server_writable). */
 		if ((r = net_write_batch(n, s, in_callback)) == 1)
-			conn_want_write(s->conn);
+			peer_want_write(s->peer);
 		return r < 0 ? -1 : 0;
 	}
 	for (i = 0; i < WRITE_BURST; i++) {
@@ -1066,7 +1066,7 @@ net_gone(struct net *n, struct session *s)
 	bool	 was_gone, ping = s->ping_timed_out ||
 	    (s->wsi != NULL && net_ping_timed_out(n, s));
 
-	if (s->conn != NULL)
+	if (s->peer != NULL)
 		watch_hangup(n, s, false);	/* before the fd is closed */
 	session_lock(s);
 	was_gone = s->client_gone;
@@ -1082,7 +1082,7 @@ net_gone(struct net *n, struct session *s)
 	s->client_gone = true;
 	session_unlock(s);
 	s->wsi = NULL;
-	s->conn = NULL;
+	s->peer = NULL;
 	net_resume_stdout(n, s);	/* read on, to drop, until EOF */
 	if (!was_gone)
 		session_wake_main(s);
@@ -1152,7 +1152,7 @@ net_client_failed(struct session *s, const char *why)
 }
 
 /*
- * The server's side of RFC 6455. Each upgraded socket is a conn (conn.c)
+ * The server's side of RFC 6455. Each upgraded socket is a peer (peer.c)
  * on this thread's libevent loop; the handshake's answer (upgrade.c), the
  * frames the client sends (parsed by wsframe.c), permessage-deflate (zlib),
  * pings and the close handshake are ours. lws 4.1's own receive path
@@ -1181,13 +1181,13 @@ watch_hangup(struct net *n, struct session *s, bool on)
 {
 	struct epoll_event	 ev;
 
-	if (s->hup_watched == on || s->conn == NULL)
+	if (s->hup_watched == on || s->peer == NULL)
 		return;
 	memset(&ev, 0, sizeof ev);
 	ev.events = EPOLLRDHUP;
 	ev.data.ptr = &s->hup_watch;
 	if (epoll_ctl(n->outpoll, on ? EPOLL_CTL_ADD : EPOLL_CTL_DEL,
-	    conn_fd(s->conn), &ev) == -1) {
+	    peer_fd(s->peer), &ev) == -1) {
 		log_error("session=%llu epoll_ctl(socket): %s",
 		    (unsigned long long)s->id, strerror(errno));
 		return;
@@ -1217,7 +1217,7 @@ net_send_control(struct net *n, struct session *s, int opcode,
 	hl = framing_frame_header(buf, opcode, true, len);
 	if (len > 0)
 		memcpy(buf + hl, payload, len);
-	return conn_send(s->conn, buf, hl + len);
+	return peer_send(s->peer, buf, hl + len);
 }
 
 /*
@@ -1247,7 +1247,7 @@ net_server_close(struct net *n, struct session *s, uint16_t code,
 		return -1;
 	s->close_sent = true;
 	if (s->hang_up || s->rx_discard)
-		conn_want_write(s->conn);	/* once it has gone out */
+		peer_want_write(s->peer);	/* once it has gone out */
 	session_lock(s);
 	stopping = s->shutdown;
 	s->rx_paused = false;	/* what comes now is read and dropped */
@@ -1280,7 +1280,7 @@ net_server_refuse(struct net *n, struct session *s, uint16_t code,
 	net_deadline(n, s, CLOSE_ACK_SECS);
 	s->close_out_code = code;
 	snprintf(s->close_out_reason, sizeof s->close_out_reason, "%s", why);
-	conn_want_write(s->conn);
+	peer_want_write(s->peer);
 }
 
 /*
@@ -1384,7 +1384,7 @@ net_server_event(struct net *n, struct session *s, struct wsrx_out *ev)
 		memcpy(s->pong, ev->data, ev->len);
 		s->pong_len = ev->len;
 		s->pong_due = true;
-		conn_want_write(s->conn);
+		peer_want_write(s->peer);
 		return 0;
 	case WSRX_PONG:
 		net_pong(s, ev->data, ev->len);
@@ -1434,7 +1434,7 @@ net_server_parse(struct net *n, struct session *s, unsigned char *buf,
 	return 0;
 }
 
-/* Bytes from a client (conn.c's rx handler). */
+/* Bytes from a client (peer.c's rx handler). */
 static int
 net_server_rx(struct net *n, struct session *s, unsigned char *in,
     size_t len)
@@ -1467,7 +1467,7 @@ net_release_rx(struct net *n, struct session *s)
 	size_t	 k;
 	int	 r = 0;
 
-	if (!s->rx_held || s->conn == NULL)
+	if (!s->rx_held || s->peer == NULL)
 		return;
 	s->rx_held = false;
 	watch_hangup(n, s, false);
@@ -1479,14 +1479,14 @@ net_release_rx(struct net *n, struct session *s)
 		r = net_server_parse(n, s, n->rxbuf, k);
 	}
 	if (r < 0) {
-		conn_kill(s->conn);
+		peer_kill(s->peer);
 		return;
 	}
 	if (s->rx_discard && s->rx_backlog != NULL)	/* after a close */
 		evbuffer_drain(s->rx_backlog,
 		    evbuffer_get_length(s->rx_backlog));
 	if (!s->rx_held)
-		conn_read(s->conn, true);
+		peer_read(s->peer, true);
 }
 
 /*
@@ -1530,7 +1530,7 @@ net_server_peer_close(struct net *n, struct session *s, struct wsrx_out *ev)
 	/* 1005 means "none was sent": the answer then carries none either. */
 	s->close_out_code = ev->code;
 	memcpy(s->close_out_reason, reason, rlen + 1);
-	conn_want_write(s->conn);
+	peer_want_write(s->peer);
 	return 1;
 }
 
@@ -1555,7 +1555,7 @@ net_server_controls(struct net *n, struct session *s)
 		if (net_send_control(n, s, 8, NULL, 0) < 0)
 			return -1;
 		s->close_sent = true;
-		conn_want_write(s->conn);
+		peer_want_write(s->peer);
 		return 1;
 	}
 	return net_server_close(n, s, s->close_out_code,
@@ -1563,7 +1563,7 @@ net_server_controls(struct net *n, struct session *s)
 }
 
 /*
- * Room on a client's socket (conn.c's writable handler, which runs only
+ * Room on a client's socket (peer.c's writable handler, which runs only
  * once whatever an earlier send() left over has gone out).
  */
 static int
@@ -1580,7 +1580,7 @@ net_server_writable(struct net *n, struct session *s)
 		if (s->rx_discard && !s->shut_wr) {
 			/* Our FIN: the client answers it by closing. */
 			s->shut_wr = true;
-			if (shutdown(conn_fd(s->conn), SHUT_WR) == -1)
+			if (shutdown(peer_fd(s->peer), SHUT_WR) == -1)
 				return -1;
 			/* Our frame and FIN are out: a short wait is enough. */
 			net_deadline(n, s, REFUSE_LINGER_SECS);
@@ -1633,7 +1633,7 @@ net_arm_timer(struct net *n, struct session *s)
 		    every;
 	if (s->close_at_ms != 0 && (next == 0 || s->close_at_ms < next))
 		next = s->close_at_ms;
-	conn_set_timer(s->conn, next == 0 ? 0 : next > now ? next - now : 1);
+	peer_set_timer(s->peer, next == 0 ? 0 : next > now ? next - now : 1);
 }
 
 /*
@@ -1643,7 +1643,7 @@ net_arm_timer(struct net *n, struct session *s)
 static void
 net_deadline(struct net *n, struct session *s, unsigned secs)
 {
-	if (s->conn == NULL) {
+	if (s->peer == NULL) {
 		if (s->wsi != NULL)
 			lws_set_timeout(s->wsi, PENDING_TIMEOUT_CLOSE_ACK,
 			    (int)secs);
@@ -1670,7 +1670,7 @@ net_server_timer(struct net *n, struct session *s)
 
 	if (s->close_at_ms != 0 && now >= s->close_at_ms) {
 		s->close_at_ms = 0;
-		conn_kill(s->conn);
+		peer_kill(s->peer);
 		return;
 	}
 	if (every > 0 && !s->close_sent) {
@@ -1680,13 +1680,13 @@ net_server_timer(struct net *n, struct session *s)
 		} else if (ping_unanswered(s)) {
 			if (now - s->ping_sent_ms >= every) {
 				s->ping_timed_out = true;
-				conn_kill(s->conn);
+				peer_kill(s->peer);
 				return;
 			}
 		} else if (now - s->last_rx_ms >= every) {
 			s->ping_due = true;
 			s->ping_sent_ms = now;
-			conn_want_write(s->conn);
+			peer_want_write(s->peer);
 		}
 	}
 	net_arm_timer(n, s);
@@ -1709,9 +1709,9 @@ net_server_forget(struct session *s)
 	}
 }
 
-/* conn.c's handlers for a server's connections; the argument is the session. */
+/* peer.c's handlers for a server's connections; the argument is the session. */
 static int
-on_conn_rx(void *arg, unsigned char *in, size_t len)
+on_peer_rx(void *arg, unsigned char *in, size_t len)
 {
 	struct session	*s = arg;
 
@@ -1719,7 +1719,7 @@ on_conn_rx(void *arg, unsigned char *in, size_t len)
 }
 
 static int
-on_conn_writable(void *arg)
+on_peer_writable(void *arg)
 {
 	struct session	*s = arg;
 
@@ -1727,7 +1727,7 @@ on_conn_writable(void *arg)
 }
 
 static void
-on_conn_timer(void *arg)
+on_peer_timer(void *arg)
 {
 	struct session	*s = arg;
 
@@ -1736,7 +1736,7 @@ on_conn_timer(void *arg)
 
 /* The connection's network reference goes with it. */
 static void
-on_conn_closed(void *arg)
+on_peer_closed(void *arg)
 {
 	struct session	*s = arg;
 
@@ -1745,8 +1745,8 @@ on_conn_closed(void *arg)
 	session_unref(s);
 }
 
-static const struct conn_handlers server_conn = {
-	on_conn_rx, on_conn_writable, on_conn_timer, on_conn_closed
+static const struct peer_handlers server_peer = {
+	on_peer_rx, on_peer_writable, on_peer_timer, on_peer_closed
 };
 
 /*
@@ -1758,7 +1758,7 @@ net_server_adopt(struct net *n, struct session *s, int fd)
 {
 	const struct config	*cfg = n->srv->cfg;
 
-	if ((s->conn = conn_new(&n->conns, fd, s)) == NULL) {
+	if ((s->peer = peer_new(&n->peers, fd, s)) == NULL) {
 		close(fd);
 		net_adopt_failed(s);
 		return;
@@ -1767,8 +1767,8 @@ net_server_adopt(struct net *n, struct session *s, int fd)
 	s->hup_watch.s = s;
 	s->hup_watch.socket = true;
 	wsrx_init(&s->rx, cfg->max_message, s->deflate, true);
-	if (conn_send(s->conn, s->reply, s->reply_len) != 0) {
-		conn_kill(s->conn);
+	if (peer_send(s->peer, s->reply, s->reply_len) != 0) {
+		peer_kill(s->peer);
 		return;
 	}
 	free(s->reply);
@@ -1880,7 +1880,7 @@ net_run(void *arg)
 	net_flush_stdin(n);	/* lets go of the sessions it holds */
 	net_close_stdouts(n);
 	if (n->base != NULL)
-		conns_close_all(&n->conns);	/* a client's: lws_context_destroy */
+		peers_close_all(&n->peers);	/* a client's: lws_context_destroy */
 	return NULL;
 }
 
@@ -2079,28 +2079,22 @@ net_start_lws(struct net *n)
 }
 
 /*
- * A server's loop is libevent's (epoll) with the precise clock, so that a
- * timer is not woken early only to be set again. The base is thread-safe
- * (main.c called evthread_use_pthreads): the main thread wakes this one
- * with event_active on wake_ev.
+ * A server's loop is libevent's (epoll). Not with EVENT_BASE_FLAG_PRECISE_
+ * TIMER: that costs a timerfd_settime per round, and a timer that comes a
+ * little early is only set again (net_server_timer). The base is
+ * thread-safe (main.c called evthread_use_pthreads): the main thread wakes
+ * this one with event_active on wake_ev.
  */
 static int
 net_start_loop(struct net *n)
 {
-	struct event_config	*ec;
-
-	if ((ec = event_config_new()) == NULL)
-		goto fail;
-	event_config_set_flag(ec, EVENT_BASE_FLAG_PRECISE_TIMER);
-	n->base = event_base_new_with_config(ec);
-	event_config_free(ec);
-	if (n->base == NULL ||
+	if ((n->base = event_base_new()) == NULL ||
 	    (n->wake_ev = event_new(n->base, -1, 0, on_wake, n)) == NULL ||
 	    (n->outpoll_ev = event_new(n->base, n->outpoll,
 	    EV_READ | EV_PERSIST, on_outpoll, n)) == NULL ||
 	    event_add(n->outpoll_ev, NULL) == -1)
 		goto fail;
-	conns_init(&n->conns, n->base, &server_conn, n->sockbuf,
+	peers_init(&n->peers, n->base, &server_peer, n->sockbuf,
 	    sizeof n->sockbuf);
 	n->batch = true;	/* we frame: see net_write_batch */
 	return 0;

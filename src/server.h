@@ -18,6 +18,7 @@ struct hub;
 struct net;
 struct listeners;
 struct children;
+struct spawner;
 struct local;
 struct session;
 struct httpd;
@@ -33,6 +34,7 @@ struct server {
 	struct event_base	*base;
 	struct listeners	*listeners;
 	struct children		*children;
+	struct spawner		*spawner;	/* NULL: we spawn ourselves */
 	struct event		*signals[4];
 	struct event		*deadline;	/* bounds a graceful stop */
 	struct event		*stop_poll;	/* while stopping: done yet? */

@@ -17,7 +17,7 @@
 #include "framing.h"
 #include "wsframe.h"
 
-struct conn;
+struct peer;
 struct evbuffer;
 struct lws;
 struct server;
@@ -89,7 +89,7 @@ struct session {
 
 	/* Network thread only. */
 	int			 fd;		/* until net.c takes it */
-	struct conn		*conn;		/* a server's connection */
+	struct peer		*peer;		/* a server's connection */
 	struct lws		*wsi;		/* a client's */
 	uint32_t		 out_left;	/* of the record being sent */
 	int			 out_opcode;

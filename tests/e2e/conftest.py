@@ -114,7 +114,10 @@ def process_gone(pid):
     return st is None or st.get("State", "").startswith("Z")
 
 
-def children_of(pid):
+SPAWNER_NAME = "wsbridge-spawn"    # the server's spawner process (comm)
+
+
+def direct_children_of(pid):
     """[(child pid, state letter)] for every process whose PPid is pid."""
     out = []
     for name in os.listdir("/proc"):
@@ -125,6 +128,29 @@ def children_of(pid):
             continue
         if st.get("PPid") == str(pid):
             out.append((int(name), st.get("State", "?")[:1]))
+    return out
+
+
+def spawner_of(pid):
+    """The pid of the server's spawner process, or None."""
+    for c, _ in direct_children_of(pid):
+        st = proc_status(c)
+        if st is not None and st.get("Name") == SPAWNER_NAME:
+            return c
+    return None
+
+
+def children_of(pid):
+    """[(child pid, state letter)] of the server's children: those its
+    spawner process started for it, and any it started itself (the spawner
+    is not counted: it lives as long as the server)."""
+    out = []
+    for c, state in direct_children_of(pid):
+        st = proc_status(c)
+        if st is not None and st.get("Name") == SPAWNER_NAME:
+            out.extend(direct_children_of(c))
+        else:
+            out.append((c, state))
     return out
 
 

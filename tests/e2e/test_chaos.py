@@ -33,7 +33,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 
-from conftest import children_of, parse_access, wait_until, zombies_of
+from conftest import (children_of, parse_access, spawner_of, wait_until,
+                      zombies_of)
 
 SEED = int(os.environ.get("WSB_CHAOS_SEED", "424242"))
 PHASE1 = 34             # random sessions
@@ -501,6 +502,9 @@ def test_lifecycle_chaos(wsbridge, markers, tmp_path):
     rng = random.Random(SEED)
     OWNERS.clear()
     OWNERS.add(srv.pid)
+    spawner = spawner_of(srv.pid)
+    if spawner is not None:
+        OWNERS.add(spawner)
     chaos = Chaos(srv, markers)
     print(f"\nchaos: seed={SEED} (WSB_CHAOS_SEED)")
     try:

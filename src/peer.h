@@ -5,8 +5,8 @@
  * when there is room to write, when the timer fired, and, exactly once,
  * that the socket is gone.
  */
-#ifndef WSB_CONN_H
-#define WSB_CONN_H
+#ifndef WSB_PEER_H
+#define WSB_PEER_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -14,39 +14,39 @@
 #include <sys/queue.h>
 
 struct event_base;
-struct conn;
+struct peer;
 
-struct conn_handlers {
+struct peer_handlers {
 	/* Bytes from the peer; -1 closes the connection. */
 	int	(*rx)(void *, unsigned char *, size_t);
-	/* Room to write, as asked for with conn_want_write; -1 closes. */
+	/* Room to write, as asked for with peer_want_write; -1 closes. */
 	int	(*writable)(void *);
-	/* The time given to conn_set_timer has come. */
+	/* The time given to peer_set_timer has come. */
 	void	(*timer)(void *);
 	/* The last call: the connection ends, its socket still open. */
 	void	(*closed)(void *);
 };
 
 /* Every connection of one loop, so that a stop can close them all. */
-struct conns {
+struct peers {
 	struct event_base		*base;
-	const struct conn_handlers	*handlers;
+	const struct peer_handlers	*handlers;
 	unsigned char			*buf;	/* one read at a time */
 	size_t				 bufsize;
-	TAILQ_HEAD(, conn)		 all;
+	TAILQ_HEAD(, peer)		 all;
 };
 
-void		 conns_init(struct conns *, struct event_base *,
-		     const struct conn_handlers *, unsigned char *, size_t);
-void		 conns_close_all(struct conns *);
+void		 peers_init(struct peers *, struct event_base *,
+		     const struct peer_handlers *, unsigned char *, size_t);
+void		 peers_close_all(struct peers *);
 
-struct conn	*conn_new(struct conns *, int, void *);
-int		 conn_fd(const struct conn *);
-int		 conn_send(struct conn *, const void *, size_t);
-bool		 conn_unsent(const struct conn *);
-void		 conn_want_write(struct conn *);
-void		 conn_read(struct conn *, bool);
-void		 conn_set_timer(struct conn *, uint64_t);
-void		 conn_kill(struct conn *);
+struct peer	*peer_new(struct peers *, int, void *);
+int		 peer_fd(const struct peer *);
+int		 peer_send(struct peer *, const void *, size_t);
+bool		 peer_unsent(const struct peer *);
+void		 peer_want_write(struct peer *);
+void		 peer_read(struct peer *, bool);
+void		 peer_set_timer(struct peer *, uint64_t);
+void		 peer_kill(struct peer *);
 
 #endif
