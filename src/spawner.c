@@ -44,8 +44,15 @@
 #define SPAWNER_SIGFD	4
 #define ANSWER_MS	10000	/* for a spawn's answer, at most */
 #define STOP_MS		1000	/* for the spawner to exit at the stop */
+#define READY_MS	5000	/* for it to say it is ready */
 
 extern char **environ;
+
+/* A message and the control data that carries a child's three fds. */
+union fds_control {
+	struct cmsghdr	 hdr;
+	char		 space[CMSG_SPACE(3 * sizeof(int))];
+};
 
 struct exit_note {
 	pid_t	 pid;
@@ -131,14 +138,25 @@ spawner_reap(void)
 		spawner_say(SPAWNMSG_EXITED, pid, st);
 }
 
+static void
+fds_message(struct msghdr *msg, struct iovec *iov, void *data, size_t len,
+    union fds_control *ctl)
+{
+	iov->iov_base = data;
+	iov->iov_len = len;
+	memset(msg, 0, sizeof *msg);
+	memset(ctl, 0, sizeof *ctl);
+	msg->msg_iov = iov;
+	msg->msg_iovlen = 1;
+	msg->msg_control = ctl->space;
+	msg->msg_controllen = sizeof ctl->space;
+}
+
 /* Serves one request. Returns -1 once the server has closed its end. */
 static int
 spawner_serve(unsigned char *buf)
 {
-	union {
-		struct cmsghdr	 hdr;
-		char		 space[CMSG_SPACE(3 * sizeof(int))];
-	}			 ctl;
+	union fds_control	 ctl;
 	struct cmsghdr		*cm;
 	struct msghdr		 msg;
 	struct iovec		 iov;
@@ -147,13 +165,7 @@ spawner_serve(unsigned char *buf)
 	pid_t			 pid = -1;
 	ssize_t			 n;
 
-	iov.iov_base = buf;
-	iov.iov_len = SPAWNMSG_MAX;
-	memset(&msg, 0, sizeof msg);
-	msg.msg_iov = &iov;
-	msg.msg_iovlen = 1;
-	msg.msg_control = ctl.space;
-	msg.msg_controllen = sizeof ctl.space;
+	fds_message(&msg, &iov, buf, SPAWNMSG_MAX, &ctl);
 	if ((n = recvmsg(SPAWNER_SOCK, &msg, MSG_CMSG_CLOEXEC)) == -1)
 		return errno == EINTR || errno == EAGAIN ? 0 : -1;
 	if (n == 0)
@@ -221,6 +233,7 @@ spawner_main(int sock, pid_t server)
 		log_error("spawner: cannot set up: %s", strerror(errno));
 		_exit(1);
 	}
+	spawner_say(SPAWNMSG_DONE, getpid(), 0);	/* ready */
 	pfd[0].fd = SPAWNER_SOCK;
 	pfd[0].events = POLLIN;
 	pfd[1].fd = SPAWNER_SIGFD;
@@ -256,6 +269,20 @@ spawner_gone(struct spawner *sp, const char *why)
 	sp->ev = NULL;
 	close(sp->fd);
 	sp->fd = -1;
+}
+
+/* Its first message says it is set up (named, its fds closed). */
+static bool
+spawner_ready(struct spawner *sp)
+{
+	struct pollfd	 pfd;
+	struct spawnmsg	 m;
+
+	pfd.fd = sp->fd;
+	pfd.events = POLLIN;
+	return poll(&pfd, 1, READY_MS) == 1 &&
+	    recv(sp->fd, &m, sizeof m, 0) == (ssize_t)sizeof m &&
+	    m.type == SPAWNMSG_DONE && m.pid == sp->pid;
 }
 
 /*
@@ -297,6 +324,12 @@ spawner_start(struct event_base *base, spawner_exit_cb *exited, void *arg)
 		spawner_main(sv[1], server);
 	close(sv[1]);
 	sp->fd = sv[0];
+	if (!spawner_ready(sp)) {
+		log_error("no spawner: it did not start");
+		kill(sp->pid, SIGKILL);
+		spawner_stop(sp);
+		return NULL;
+	}
 	if (fcntl(sp->fd, F_SETFL, O_NONBLOCK) == -1 ||
 	    (sp->ev = event_new(base, sp->fd, EV_READ | EV_PERSIST, on_spawner,
 	    sp)) == NULL || event_add(sp->ev, NULL) == -1) {
@@ -401,23 +434,13 @@ static int
 send_request(struct spawner *sp, size_t len, const int fds[3],
     const struct timespec *until)
 {
-	union {
-		struct cmsghdr	 hdr;
-		char		 space[CMSG_SPACE(3 * sizeof(int))];
-	}			 ctl;
+	union fds_control	 ctl;
 	struct cmsghdr		*cm;
 	struct msghdr		 msg;
 	struct iovec		 iov;
 	struct pollfd		 pfd;
 
-	iov.iov_base = sp->buf;
-	iov.iov_len = len;
-	memset(&msg, 0, sizeof msg);
-	memset(&ctl, 0, sizeof ctl);
-	msg.msg_iov = &iov;
-	msg.msg_iovlen = 1;
-	msg.msg_control = ctl.space;
-	msg.msg_controllen = sizeof ctl.space;
+	fds_message(&msg, &iov, sp->buf, len, &ctl);
 	cm = CMSG_FIRSTHDR(&msg);
 	cm->cmsg_level = SOL_SOCKET;
 	cm->cmsg_type = SCM_RIGHTS;

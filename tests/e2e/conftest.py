@@ -131,13 +131,16 @@ def direct_children_of(pid):
     return out
 
 
-def spawner_of(pid):
-    """The pid of the server's spawner process, or None."""
-    for c, _ in direct_children_of(pid):
-        st = proc_status(c)
-        if st is not None and st.get("Name") == SPAWNER_NAME:
-            return c
-    return None
+def spawner_of(pid, timeout=5.0):
+    """The pid of the server's spawner process, or None. The log says
+    "listening" before the spawner is forked, so it may take a moment."""
+    def find():
+        for c, _ in direct_children_of(pid):
+            st = proc_status(c)
+            if st is not None and st.get("Name") == SPAWNER_NAME:
+                return c
+        return None
+    return wait_until(find, timeout) or None
 
 
 def children_of(pid):
