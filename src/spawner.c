@@ -45,6 +45,7 @@
 #define ANSWER_MS	10000	/* for a spawn's answer, at most */
 #define STOP_MS		1000	/* for the spawner to exit at the stop */
 #define READY_MS	5000	/* for it to say it is ready */
+#define SWEEP_MS	10	/* see struct reaper */
 
 extern char **environ;
 
@@ -125,17 +126,64 @@ spawner_say(int type, pid_t pid, int value)
 			_exit(0);
 }
 
+static uint64_t
+now_ms(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/*
+ * Reaping. waitpid(-1) walks every child of ours on each call, and the
+ * last call of a loop (the one that finds none) walks them all: with
+ * thousands of sessions open that was a quarter of a spawn's cost. Each
+ * SIGCHLD names the child that raised it (ssi_pid), and waitpid(pid) looks
+ * at that one child only. But SIGCHLD is not queued: children that end
+ * while one is pending go unnamed, so a full sweep follows, at most every
+ * SWEEP_MS (the poll's timeout says when one is due): such a child's
+ * status comes that much later, never lost.
+ */
+struct reaper {
+	bool		 sweep_due;
+	uint64_t	 last_sweep_ms;
+};
+
 static void
-spawner_reap(void)
+reap_named(void)
 {
 	struct signalfd_siginfo	 si;
 	pid_t			 pid;
 	int			 st;
 
-	while (read(SPAWNER_SIGFD, &si, sizeof si) == (ssize_t)sizeof si)
-		;
+	while (read(SPAWNER_SIGFD, &si, sizeof si) == (ssize_t)sizeof si) {
+		if ((pid = waitpid((pid_t)si.ssi_pid, &st, WNOHANG)) > 0)
+			spawner_say(SPAWNMSG_EXITED, pid, st);
+	}
+}
+
+static void
+reap_all(struct reaper *r)
+{
+	pid_t	 pid;
+	int	 st;
+
 	while ((pid = waitpid(-1, &st, WNOHANG)) > 0)
 		spawner_say(SPAWNMSG_EXITED, pid, st);
+	r->sweep_due = false;
+	r->last_sweep_ms = now_ms();
+}
+
+/* The poll's timeout: when the next sweep is due, or never (-1). */
+static int
+reap_timeout(const struct reaper *r)
+{
+	uint64_t	 since = now_ms() - r->last_sweep_ms;
+
+	if (!r->sweep_due)
+		return -1;
+	return since >= SWEEP_MS ? 0 : (int)(SWEEP_MS - since);
 }
 
 static void
@@ -209,6 +257,7 @@ spawner_main(int sock, pid_t server)
 	static const int	 ignored[] = { SIGINT, SIGTERM, SIGHUP, SIGPIPE,
 				     SIGQUIT, SIGUSR1, SIGUSR2 };
 	static unsigned char	 buf[SPAWNMSG_MAX];
+	struct reaper		 reaper = { false, 0 };
 	struct pollfd		 pfd[2];
 	sigset_t		 chld;
 	size_t			 i;
@@ -239,17 +288,22 @@ spawner_main(int sock, pid_t server)
 	pfd[1].fd = SPAWNER_SIGFD;
 	pfd[1].events = POLLIN;
 	for (;;) {
-		if (poll(pfd, 2, -1) == -1) {
+		if (poll(pfd, 2, reap_timeout(&reaper)) == -1) {
 			if (errno == EINTR)
 				continue;
 			_exit(1);
 		}
-		if (pfd[1].revents != 0)
-			spawner_reap();
+		if (pfd[1].revents != 0) {
+			reap_named();
+			reaper.sweep_due = true;
+		}
+		if (reaper.sweep_due && reap_timeout(&reaper) == 0)
+			reap_all(&reaper);
 		if (pfd[0].revents != 0 && spawner_serve(buf) != 0)
 			break;
 	}
-	spawner_reap();
+	reap_named();
+	reap_all(&reaper);
 	_exit(0);
 }
 
