@@ -48,6 +48,11 @@ const char config_usage[] =
 "                         take REMOTE_ADDR from X-Forwarded-For when the peer\n"
 "                         is one of these proxies\n"
 "  --metrics=PATH         serve Prometheus metrics over HTTP GET at PATH\n"
+"  --basic-auth=FILE      every request needs a user and password from FILE\n"
+"                         (user:hash lines: bcrypt, yescrypt or sha512crypt)\n"
+"  --auth-realm=NAME      the realm a browser shows (default: COMMAND's name)\n"
+"  --auth-header=NAME     take the user from header NAME, set by a\n"
+"                         --trusted-proxy (refused from anyone else)\n"
 "  --loglevel=LEVEL       debug, trace, access, info, error or fatal\n"
 "                         (default access)\n"
 "\n"
@@ -85,6 +90,8 @@ const char config_usage[] =
 "  --sslkey=FILE          its private key (PEM)\n"
 "  --insecure             do not verify the server's certificate\n"
 "  --connect-timeout=SECS give up connecting after SECS (default 10)\n"
+"  --password-file=FILE   the password for URL's user, from FILE's first line\n"
+"                         (also: $WSBRIDGE_PASSWORD, or ws://USER:PASS@HOST)\n"
 "  (--binary, --pingms, --maxframesize, --queuesize, --closems and\n"
 "  --loglevel apply to client mode too; a client logs errors only unless\n"
 "  --loglevel says otherwise)\n"
@@ -106,7 +113,8 @@ enum flag_id {
 	F_PROTOCOL, F_SSLCA, F_SSLCERT, F_SSLKEY, F_INSECURE, F_CONNECT_TIMEOUT,
 	F_DIR, F_STATICDIR, F_CGIDIR, F_DEVCONSOLE, F_MAXFORKS, F_SAMEORIGIN,
 	F_HEADER_WS, F_HEADER_HTTP, F_REDIRPORT, F_REVERSELOOKUP, F_PASSSTDERR,
-	F_DEFLATE, F_SSL,
+	F_DEFLATE, F_SSL, F_BASIC_AUTH, F_AUTH_REALM, F_AUTH_HEADER,
+	F_PASSWORD_FILE,
 };
 
 static const struct flag {
@@ -153,6 +161,10 @@ static const struct flag {
 	{ "passstderr", F_PASSSTDERR, FLAG_BOOL },
 	{ "deflate", F_DEFLATE, FLAG_BOOL },
 	{ "ssl", F_SSL, FLAG_BOOL },
+	{ "basic-auth", F_BASIC_AUTH, FLAG_VALUE },
+	{ "auth-realm", F_AUTH_REALM, FLAG_VALUE },
+	{ "auth-header", F_AUTH_HEADER, FLAG_VALUE },
+	{ "password-file", F_PASSWORD_FILE, FLAG_VALUE },
 };
 
 static const char *level_names[] = {
@@ -325,6 +337,34 @@ header_line_ok(const char *v)
 	for (p = v; p < colon; p++) {
 		if ((unsigned char)*p <= 32 || (unsigned char)*p >= 127 ||
 		    strchr("()<>@,;:\\\"/[]?={}", *p) != NULL)
+			return false;
+	}
+	return true;
+}
+
+/* A header name: an RFC 9110 token. */
+static bool
+token_ok(const char *v)
+{
+	if (*v == '\0')
+		return false;
+	for (; *v != '\0'; v++) {
+		if ((unsigned char)*v <= 32 || (unsigned char)*v >= 127 ||
+		    strchr("()<>@,;:\\\"/[]?={}", *v) != NULL)
+			return false;
+	}
+	return true;
+}
+
+/* What goes between the quotes of realm="...": no quote, no control. */
+static bool
+realm_ok(const char *v)
+{
+	if (*v == '\0' || strlen(v) > 100)
+		return false;
+	for (; *v != '\0'; v++) {
+		if ((unsigned char)*v < 32 || (unsigned char)*v == 127 ||
+		    *v == '"' || *v == '\\')
 			return false;
 	}
 	return true;
@@ -517,6 +557,28 @@ apply_flag(struct config *c, const struct flag *f, const char *v, char *err,
 		c->connect_timeout = (unsigned)n;
 		c->connect_timeout_given = true;
 		break;
+	case F_BASIC_AUTH:
+	case F_PASSWORD_FILE:
+		/* Read at start-up, where what is wrong is said by line. */
+		if (*v == '\0')
+			return fail(err, errlen, "--%s needs a file name",
+			    f->name);
+		*(f->id == F_BASIC_AUTH ? &c->basic_auth :
+		    &c->password_file) = v;
+		break;
+	case F_AUTH_REALM:
+		if (!realm_ok(v))
+			return fail(err, errlen, "--auth-realm: '%s' is not a "
+			    "realm (1-100 bytes, no quotes, backslashes or "
+			    "control bytes)", v);
+		c->auth_realm = v;
+		break;
+	case F_AUTH_HEADER:
+		if (!token_ok(v) || strcasecmp(v, "Authorization") == 0)
+			return fail(err, errlen, "--auth-header: '%s' is not "
+			    "a header name (nor Authorization)", v);
+		c->auth_header = v;
+		break;
 	case F_METRICS:
 		if (*v != '/' || strchr(v, '?') != NULL || strchr(v, ' '))
 			return fail(err, errlen, "--metrics: '%s' is not a URL "
@@ -580,6 +642,14 @@ check_server_flags(struct config *c, char **command, char *err, size_t errlen)
 	    c->sslca != NULL))
 		return fail(err, errlen, "--sslcert, --sslkey and --sslca need "
 		    "--ssl");
+	if (c->auth_realm != NULL && c->basic_auth == NULL)
+		return fail(err, errlen, "--auth-realm needs --basic-auth");
+	if (c->auth_header != NULL && c->proxies[0] == NULL)
+		return fail(err, errlen, "--auth-header needs --trusted-proxy: "
+		    "only a proxy's word is taken");
+	if (c->password_file != NULL)
+		return fail(err, errlen, "--password-file is a client option: "
+		    "use it with --connect");
 	if (c->redirport != 0 && c->redirport == c->port)
 		return fail(err, errlen, "--redirport must differ from --port");
 	if (c->origin != NULL && set_origins(c, err, errlen) != 0)
@@ -605,6 +675,11 @@ check_client_flags(struct config *c, char *err, size_t errlen)
 		return fail(err, errlen, "--connect is a client: --port, "
 		    "--address, --unixsocket, --uid, --gid, --trusted-proxy "
 		    "and --metrics are server options");
+	if (c->basic_auth != NULL || c->auth_realm != NULL ||
+	    c->auth_header != NULL)
+		return fail(err, errlen, "--connect is a client: --basic-auth, "
+		    "--auth-realm and --auth-header are server options (a "
+		    "client's user goes in the URL)");
 	if (c->dir != NULL || c->staticdir != NULL || c->cgidir != NULL ||
 	    c->devconsole || c->maxforks > 0 || c->sameorigin ||
 	    c->redirport != 0 || c->reverselookup || c->passstderr ||

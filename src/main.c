@@ -19,6 +19,7 @@
 #include <event2/event.h>
 #include <event2/thread.h>
 
+#include "auth.h"
 #include "config.h"
 #include "child.h"
 #include "httpd.h"
@@ -470,7 +471,9 @@ main(int argc, char **argv)
 	client = NULL;
 	if (server_init(&srv, &cfg) != 0)
 		return 1;
-	if (cfg.ssl && tls_start(&srv) != 0) {
+	if ((cfg.ssl && tls_start(&srv) != 0) || auth_start(&srv) != 0) {
+		auth_stop(&srv);
+		tls_stop(&srv);
 		server_teardown(&srv);
 		config_free(&cfg);
 		return 2;
@@ -484,6 +487,7 @@ main(int argc, char **argv)
 		/* Each step said what failed; undo the ones that worked. */
 		listeners_close(&srv);
 		resolve_stop(&srv);
+		auth_stop(&srv);
 		tls_stop(&srv);
 		server_teardown(&srv);
 		config_free(&cfg);
@@ -497,6 +501,7 @@ main(int argc, char **argv)
 		log_error("libevent loop failed");
 	listeners_close(&srv);
 	resolve_stop(&srv);
+	auth_stop(&srv);
 	net_stop(&srv);
 	finish_sessions(&srv);
 	tls_stop(&srv);

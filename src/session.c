@@ -217,12 +217,12 @@ session_log_end(struct session *s)
 		strcpy(result, "exit=-");
 	log_access("session=%llu remote=%s path=%s duration_ms=%lld "
 	    "msgs_in=%llu bytes_in=%llu msgs_out=%llu bytes_out=%llu "
-	    "closed_by=%s code=%u reason=\"%s\" pid=%ld %s",
+	    "closed_by=%s code=%u reason=\"%s\" pid=%ld %s user=%s",
 	    (unsigned long long)s->id, s->remote, s->target, ms,
 	    (unsigned long long)s->msgs_in, (unsigned long long)s->bytes_in,
 	    (unsigned long long)s->msgs_out, (unsigned long long)s->bytes_out,
 	    closed_by_names[s->closed_by], s->close_code, s->close_reason,
-	    (long)s->pid, result);
+	    (long)s->pid, result, s->user != NULL ? s->user : "-");
 }
 
 static void
@@ -306,6 +306,7 @@ session_free(struct session *s)
 	env_free(s->envp);
 	free(s->script_path);
 	free(s->target);
+	free(s->user);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
 	/* A stopping server waits for the last session to go. */
