@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "authparse.h"
 #include "config.h"
 #include "http.h"
 
@@ -798,9 +799,98 @@ config_resolve_command(struct config *c, const char *path_env, char *err,
 	    "not executable" : "not found in PATH");
 }
 
+/* The URL as logs and messages may show it: no user information. */
+static int
+set_connect_shown(struct config *c)
+{
+	const char	*host = strstr(c->connect_url, "://") + 3;
+	const char	*end = host + strcspn(host, "/?#"), *at;
+
+	at = memrchr(host, '@', (size_t)(end - host));
+	if (asprintf(&c->connect_shown, "%.*s%s",
+	    (int)(host - c->connect_url), c->connect_url,
+	    at != NULL ? at + 1 : host) == -1) {
+		c->connect_shown = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * A client's Basic credentials: the user from --connect's URL, the
+ * password from the URL, else --password-file's first line (file_pw,
+ * read by the caller), else $WSBRIDGE_PASSWORD (env_pw). They become one
+ * more request header, which net.c sends with the --header ones.
+ */
+int
+config_client_credentials(struct config *c, const char *env_pw,
+    const char *file_pw, char *err, size_t errlen)
+{
+	struct url	 u;
+	const char	*pw;
+	char		 value[8 + (AUTH_USER_MAX + AUTH_PASS_MAX + 4) / 3 * 4];
+	size_t		 i;
+	int		 rc = -1;
+
+	if (url_parse(c->connect_url, &u) != 0 || set_connect_shown(c) != 0)
+		return fail(err, errlen, "--connect: '%s' is not a ws:// or "
+		    "wss:// URL", c->connect_url);
+	if (u.user[0] == '\0') {
+		if (c->password_file != NULL)
+			return fail(err, errlen, "--password-file needs a user "
+			    "in the URL (ws://user@host/)");
+		return 0;
+	}
+	for (i = 0; i < c->nheaders; i++) {
+		if (strncasecmp(c->headers[i], "authorization:", 14) == 0)
+			return fail(err, errlen, "--header: Authorization is "
+			    "made from the URL's user: give one of them");
+	}
+	if (u.has_pass && file_pw != NULL) {
+		rc = fail(err, errlen, "--connect's URL has a password: "
+		    "--password-file is one too many");
+		goto out;
+	}
+	pw = u.has_pass ? u.pass : file_pw != NULL ? file_pw : env_pw;
+	if (pw == NULL) {
+		rc = fail(err, errlen, "no password for user '%s': give "
+		    "--password-file or set WSBRIDGE_PASSWORD", u.user);
+		goto out;
+	}
+	if (strlen(pw) > AUTH_PASS_MAX ||
+	    auth_basic_encode(u.user, pw, value, sizeof value) != 0) {
+		rc = fail(err, errlen, "the password is longer than %d bytes",
+		    AUTH_PASS_MAX);
+		goto out;
+	}
+	if (c->nheaders == CONFIG_MAX_HEADERS) {
+		rc = fail(err, errlen, "--header: more than %d headers with "
+		    "the Authorization one", CONFIG_MAX_HEADERS - 1);
+		goto out;
+	}
+	if (asprintf(&c->auth_line, "Authorization: %s", value) == -1) {
+		c->auth_line = NULL;
+		rc = fail(err, errlen, "out of memory");
+		goto out;
+	}
+	c->header_kinds[c->nheaders] = HEADER_ALL;
+	c->headers[c->nheaders++] = c->auth_line;
+	rc = 0;
+out:
+	explicit_bzero(&u, sizeof u);
+	explicit_bzero(value, sizeof value);
+	return rc;
+}
+
 void
 config_free(struct config *c)
 {
+	if (c->auth_line != NULL)
+		explicit_bzero(c->auth_line, strlen(c->auth_line));
+	free(c->auth_line);
+	free(c->connect_shown);
+	c->auth_line = NULL;
+	c->connect_shown = NULL;
 	free(c->passenv_buf);
 	free(c->proxies_buf);
 	free(c->origins_buf);
