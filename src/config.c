@@ -569,9 +569,10 @@ apply_flag(struct config *c, const struct flag *f, const char *v, char *err,
 		break;
 	case F_AUTH_REALM:
 		if (!realm_ok(v))
-			return fail(err, errlen, "--auth-realm: '%s' is not a "
-			    "realm (1-100 bytes, no quotes, backslashes or "
-			    "control bytes)", v);
+			/* Not echoed: it may hold a line break. */
+			return fail(err, errlen, "--auth-realm: not a realm "
+			    "(1-100 bytes, no quotes, backslashes or control "
+			    "bytes)");
 		c->auth_realm = v;
 		break;
 	case F_AUTH_HEADER:
