@@ -502,3 +502,29 @@ def test_auth_header_from_anyone_else_is_refused(wsbridge, pwfile):
     assert ws_status(srv.url()) == 401
     assert ws_status(srv.url(), user="alice", password="secret") == 101
     assert [r["status"] for r in refused_lines(srv)] == ["403", "401"]
+
+
+# --------------------------------------------------------------------------
+# a browser: the dev console behind --basic-auth
+
+
+def test_devconsole_in_chromium_behind_basic_auth(wsbridge, pwfile, tmp_path):
+    # test_http_side's headless Chromium, driven over DevTools.
+    from test_http_side import CHROMIUM, Chromium, console_session
+    if not os.access(CHROMIUM, os.X_OK):
+        pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium)")
+    srv = wsbridge(f"--basic-auth={pwfile}", "--devconsole", CAT)
+    browser = Chromium(tmp_path)
+    try:
+        # The page with the user in its URL; the browser then sends the
+        # same credentials with the page's WebSocket handshake.
+        log = console_session(
+            browser, f"http://alice:secret@127.0.0.1:{srv.port}/room",
+            send="hello", want="< hello")
+    finally:
+        browser.stop()
+    assert "> hello" in log and "< hello" in log, log
+    line = srv.wait_access(1)[-1]
+    assert line["user"] == "alice" and line["path"] == "/room", line
+    assert not refused_lines(srv) or all(
+        r["user"] == "-" for r in refused_lines(srv))
