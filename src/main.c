@@ -321,6 +321,8 @@ client_credentials(struct config *cfg)
 	rc = config_client_credentials(cfg, getenv("WSBRIDGE_PASSWORD"),
 	    cfg->password_file != NULL ? pw : NULL, err, sizeof err);
 	explicit_bzero(pw, sizeof pw);
+	/* Read once: COMMAND, which gets our environment, has no use for it. */
+	unsetenv("WSBRIDGE_PASSWORD");
 	if (rc != 0) {
 		fprintf(stderr, "wsbridge: %s\n", err);
 		return -1;

@@ -528,3 +528,13 @@ def test_devconsole_in_chromium_behind_basic_auth(wsbridge, pwfile, tmp_path):
     assert line["user"] == "alice" and line["path"] == "/room", line
     assert not refused_lines(srv) or all(
         r["user"] == "-" for r in refused_lines(srv))
+
+
+def test_client_command_does_not_inherit_the_password(wsbridge, pwfile,
+                                                      tmp_path):
+    srv = wsbridge(f"--basic-auth={pwfile}", CAT)
+    local = write_script(tmp_path, "local.sh",
+                         'echo "pw=${WSBRIDGE_PASSWORD-unset}" >&2\n')
+    res = run_client([f"--connect=ws://carol@127.0.0.1:{srv.port}/", local],
+                     env=dict(os.environ, WSBRIDGE_PASSWORD="secret"))
+    assert b"pw=unset" in res.stderr, res.stderr
