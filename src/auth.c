@@ -23,6 +23,7 @@
 
 #include <crypt.h>
 #include <event2/event.h>
+#include <openssl/crypto.h>
 
 #include "auth.h"
 #include "authcache.h"
@@ -43,6 +44,20 @@
 #define DUMMY_HASH \
 	"$2b$10$eB6szzLtb.Qhhfak/8FnqOgMheFaozLKlNhFsESJh.gVTMAM6.1vG"
 
+/* A request waiting for a job's answer. */
+struct waiter {
+	auth_cb			 cb;
+	void			*arg;
+	char			 addr[AUTHFAIL_ADDR];	/* for the failures */
+	struct waiter		*next;
+};
+
+/*
+ * One password to hash. Requests with the same credentials that arrive
+ * while it runs (a client opening several sessions at once) wait for the
+ * same answer instead of hashing again: waiters, and the main thread's
+ * list of jobs in flight.
+ */
 struct job {
 	char			 user[AUTH_USER_MAX + 1];
 	char			 pass[AUTH_PASS_MAX + 1];
@@ -50,10 +65,9 @@ struct job {
 	bool			 known;		/* the user is in the file */
 	bool			 ok;		/* the worker's answer */
 	unsigned char		 mac[32];
-	char			 addr[AUTHFAIL_ADDR];
-	auth_cb			 cb;
-	void			*arg;
-	TAILQ_ENTRY(job)	 entry;
+	struct waiter		*waiters;	/* main thread only */
+	TAILQ_ENTRY(job)	 flight;	/* main thread only */
+	TAILQ_ENTRY(job)	 entry;		/* behind the lock */
 };
 
 TAILQ_HEAD(job_list, job);
@@ -75,7 +89,8 @@ struct auth {
 	char			 challenge[256];
 	struct authcache	 cache;
 	struct authfail		 fails;
-	unsigned		 queued;	/* jobs not yet called back */
+	unsigned		 queued;	/* requests not yet called back */
+	struct job_list		 flying;	/* jobs not yet called back */
 	struct event		*done_ev;
 
 	/* Behind lock. */
@@ -250,17 +265,45 @@ job_result(const struct job *j, struct auth_result *r)
 	snprintf(r->type, sizeof r->type, "Basic");
 }
 
+/*
+ * Tells every request waiting for j (the tables updated first for each,
+ * unless stopping), then frees j. A callback may start new checks: j is
+ * off the list of jobs in flight by then.
+ */
+static void
+answer(struct auth *a, struct job *j, bool stopping)
+{
+	struct auth_result	 r;
+	struct waiter		*w;
+	uint64_t		 now = now_ms();
+
+	TAILQ_REMOVE(&a->flying, j, flight);
+	job_result(j, &r);
+	if (stopping)
+		r.verdict = AUTH_BUSY;
+	else if (j->ok)
+		authcache_add(&a->cache, j->mac, now);
+	while ((w = j->waiters) != NULL) {
+		j->waiters = w->next;
+		a->queued--;
+		if (!stopping && j->ok)
+			authfail_succeeded(&a->fails, w->addr);
+		else if (!stopping)
+			authfail_failed(&a->fails, w->addr, now);
+		w->cb(w->arg, &r);	/* frees a cancelled connection */
+		free(w);
+	}
+	explicit_bzero(j, sizeof *j);
+	free(j);
+}
+
 /* The workers' answers, on the main thread. */
 static void
 on_done(evutil_socket_t fd, short what, void *arg)
 {
 	struct auth		*a = arg;
 	struct job_list		 list = TAILQ_HEAD_INITIALIZER(list);
-	struct auth_result	 r;
 	struct job		*j;
-	auth_cb			 cb;
-	void			*cb_arg;
-	uint64_t		 now = now_ms();
 
 	(void)fd;
 	(void)what;
@@ -269,18 +312,7 @@ on_done(evutil_socket_t fd, short what, void *arg)
 	pthread_mutex_unlock(&a->lock);
 	while ((j = TAILQ_FIRST(&list)) != NULL) {
 		TAILQ_REMOVE(&list, j, entry);
-		a->queued--;
-		if (j->ok) {
-			authcache_add(&a->cache, j->mac, now);
-			authfail_succeeded(&a->fails, j->addr);
-		} else
-			authfail_failed(&a->fails, j->addr, now);
-		job_result(j, &r);
-		cb = j->cb;
-		cb_arg = j->arg;
-		explicit_bzero(j, sizeof *j);
-		free(j);
-		cb(cb_arg, &r);
+		answer(a, j, false);
 	}
 }
 
@@ -382,6 +414,7 @@ auth_start(struct server *srv)
 	pthread_cond_init(&a->cond, NULL);
 	TAILQ_INIT(&a->todo);
 	TAILQ_INIT(&a->done);
+	TAILQ_INIT(&a->flying);
 	authfail_init(&a->fails);
 	make_challenge(a);
 	if (cfg->basic_auth == NULL)
@@ -444,7 +477,25 @@ check_header(struct server *srv, const struct http_request *req,
 	return AUTH_PASS;
 }
 
-/* A password to check on a worker: queued, and the caller told to wait. */
+static int
+add_waiter(struct job *j, const char *client, auth_cb cb, void *arg)
+{
+	struct waiter	*w;
+
+	if ((w = calloc(1, sizeof *w)) == NULL)
+		return -1;
+	w->cb = cb;
+	w->arg = arg;
+	snprintf(w->addr, sizeof w->addr, "%s", client);
+	w->next = j->waiters;
+	j->waiters = w;
+	return 0;
+}
+
+/*
+ * A password to check on a worker: queued (or joined to the same check
+ * already running), and the caller told to wait.
+ */
 static enum auth_verdict
 submit(struct auth *a, const char *user, const char *pass,
     const unsigned char *mac, const char *client, auth_cb cb, void *arg)
@@ -452,19 +503,31 @@ submit(struct auth *a, const char *user, const char *pass,
 	const char	*hash = htpasswd_lookup(&a->users, user);
 	struct job	*j;
 
-	if (a->queued >= AUTH_QUEUE_MAX || (j = calloc(1, sizeof *j)) == NULL)
+	if (a->queued >= AUTH_QUEUE_MAX)
 		return AUTH_BUSY;
+	TAILQ_FOREACH(j, &a->flying, flight) {
+		if (CRYPTO_memcmp(j->mac, mac, sizeof j->mac) == 0) {
+			if (add_waiter(j, client, cb, arg) != 0)
+				return AUTH_BUSY;
+			a->queued++;
+			return AUTH_WAIT;
+		}
+	}
+	if ((j = calloc(1, sizeof *j)) == NULL)
+		return AUTH_BUSY;
+	if (add_waiter(j, client, cb, arg) != 0) {
+		free(j);
+		return AUTH_BUSY;
+	}
 	j->known = hash != NULL;
 	if (hash == NULL)
 		hash = a->users.n > 0 ? a->users.v[0].hash : DUMMY_HASH;
 	snprintf(j->user, sizeof j->user, "%s", user);
 	snprintf(j->pass, sizeof j->pass, "%s", pass);
 	snprintf(j->hash, sizeof j->hash, "%s", hash);
-	snprintf(j->addr, sizeof j->addr, "%s", client);
 	memcpy(j->mac, mac, sizeof j->mac);
-	j->cb = cb;
-	j->arg = arg;
 	a->queued++;
+	TAILQ_INSERT_TAIL(&a->flying, j, flight);
 	pthread_mutex_lock(&a->lock);
 	TAILQ_INSERT_TAIL(&a->todo, j, entry);
 	pthread_cond_signal(&a->cond);
@@ -555,22 +618,13 @@ auth_challenge(const struct server *srv)
 }
 
 static void
-abandon(struct job_list *list)
+abandon(struct auth *a, struct job_list *list)
 {
-	struct auth_result	 r;
-	struct job		*j;
-	auth_cb			 cb;
-	void			*cb_arg;
+	struct job	*j;
 
 	while ((j = TAILQ_FIRST(list)) != NULL) {
 		TAILQ_REMOVE(list, j, entry);
-		job_result(j, &r);
-		r.verdict = AUTH_BUSY;
-		cb = j->cb;
-		cb_arg = j->arg;
-		explicit_bzero(j, sizeof *j);
-		free(j);
-		cb(cb_arg, &r);		/* frees a cancelled connection */
+		answer(a, j, true);
 	}
 }
 
@@ -589,8 +643,8 @@ auth_stop(struct server *srv)
 	pthread_mutex_unlock(&a->lock);
 	for (i = 0; i < a->nthreads; i++)
 		pthread_join(a->threads[i], NULL);
-	abandon(&a->todo);
-	abandon(&a->done);
+	abandon(a, &a->todo);
+	abandon(a, &a->done);
 	if (a->done_ev != NULL)
 		event_free(a->done_ev);
 	htpasswd_free(&a->users);

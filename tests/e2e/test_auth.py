@@ -538,3 +538,33 @@ def test_client_command_does_not_inherit_the_password(wsbridge, pwfile,
     res = run_client([f"--connect=ws://carol@127.0.0.1:{srv.port}/", local],
                      env=dict(os.environ, WSBRIDGE_PASSWORD="secret"))
     assert b"pw=unset" in res.stderr, res.stderr
+
+
+def cpu_seconds(pid):
+    """utime + stime of a process, every thread counted."""
+    fields_ = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields_[11]) + int(fields_[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def test_concurrent_sessions_with_one_password_hash_it_once(wsbridge,
+                                                            tmp_path):
+    """A client opening six sessions at once pays for one bcrypt check,
+    not six: the others wait for the check in flight."""
+    f = tmp_path / "htpasswd"
+    f.write_text(bcrypt_line("u1", "pw", cost=12) + "\n"
+                 + bcrypt_line("u2", "pw", cost=12) + "\n")
+    srv = wsbridge(f"--basic-auth={f}", CAT)
+    c0 = cpu_seconds(srv.pid)
+    assert run(ws_session(srv.url(), send=["a"], user="u1", password="pw",
+                          count=1)) == ["a"]
+    one = cpu_seconds(srv.pid) - c0
+
+    async def many():
+        return await asyncio.gather(*(
+            ws_session(srv.url(), send=[f"m{i}"], user="u2", password="pw",
+                       count=1) for i in range(6)))
+    c1 = cpu_seconds(srv.pid)
+    assert run(many()) == [[f"m{i}"] for i in range(6)]
+    six = cpu_seconds(srv.pid) - c1
+    assert one > 0.02, one          # the hash is measurable at this cost
+    assert six < 3 * one, (one, six)
