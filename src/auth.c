@@ -392,10 +392,11 @@ start_threads(struct auth *a)
 
 /*
  * Before anything listens: a password file that cannot be read, or has a
- * line we would not check safely, stops the server (main exits 2).
+ * line we would not check safely, stops the server (main exits 2). No
+ * thread is started yet: see auth_start.
  */
 int
-auth_start(struct server *srv)
+auth_load(struct server *srv)
 {
 	const struct config	*cfg = srv->cfg;
 	struct auth		*a;
@@ -432,14 +433,31 @@ auth_start(struct server *srv)
 	}
 	authcache_init(&a->cache, key);
 	explicit_bzero(key, sizeof key);
-	if ((a->done_ev = event_new(srv->base, -1, 0, on_done, a)) == NULL ||
-	    start_threads(a) != 0) {
-		fprintf(stderr, "wsbridge: --basic-auth: cannot start the "
-		    "checking threads\n");
+	if ((a->done_ev = event_new(srv->base, -1, 0, on_done, a)) == NULL) {
+		fprintf(stderr, "wsbridge: out of memory\n");
 		return -1;
 	}
 	log_info("--basic-auth=%s: %zu users", cfg->basic_auth, a->users.n);
 	warn_plain(cfg);
+	return 0;
+}
+
+/*
+ * The checking threads, started apart from auth_load: late, with the
+ * resolver's, once privileges are dropped and after anything that forks
+ * while the process still has one thread.
+ */
+int
+auth_start(struct server *srv)
+{
+	struct auth	*a = srv->auth;
+
+	if (a == NULL || srv->cfg->basic_auth == NULL)
+		return 0;
+	if (start_threads(a) != 0) {
+		log_fatal("--basic-auth: cannot start the checking threads");
+		return -1;
+	}
 	return 0;
 }
 

@@ -32,6 +32,7 @@ struct auth_result {
 
 typedef void (*auth_cb)(void *, const struct auth_result *);
 
+int		 auth_load(struct server *);
 int		 auth_start(struct server *);
 enum auth_verdict auth_check(struct server *, const struct http_request *,
 		     const char *, const char *, struct auth_result *, auth_cb,

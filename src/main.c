@@ -538,7 +538,7 @@ main(int argc, char **argv)
 	client = NULL;
 	if (server_init(&srv, &cfg) != 0)
 		return 1;
-	if ((cfg.ssl && tls_start(&srv) != 0) || auth_start(&srv) != 0) {
+	if ((cfg.ssl && tls_start(&srv) != 0) || auth_load(&srv) != 0) {
 		auth_stop(&srv);
 		tls_stop(&srv);
 		server_teardown(&srv);
@@ -549,12 +549,13 @@ main(int argc, char **argv)
 	    (cfg.connect_url == NULL && (listeners_open(&srv) != 0 ||
 	    drop_privileges(&id) != 0)) ||
 	    (cfg.reverselookup && resolve_start(&srv) != 0) ||
+	    auth_start(&srv) != 0 ||
 	    (cfg.connect_url != NULL && (client = client_session(&srv)) == NULL) ||
 	    net_start(&srv, client) != 0) {
 		/* Each step said what failed; undo the ones that worked. */
 		listeners_close(&srv);
-		resolve_stop(&srv);
 		auth_stop(&srv);
+		resolve_stop(&srv);
 		tls_stop(&srv);
 		server_teardown(&srv);
 		config_free(&cfg);
