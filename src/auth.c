@@ -355,9 +355,14 @@ loopback(const char *addr)
 static void
 warn_plain(const struct config *cfg)
 {
-	size_t	 i;
+	const char	*pid;
+	size_t		 i;
 
 	if (cfg->ssl)
+		return;
+	/* systemd's sockets (LISTEN_FDS, still set here) are its to bind. */
+	if ((pid = getenv("LISTEN_PID")) != NULL &&
+	    strtol(pid, NULL, 10) == (long)getpid())
 		return;
 	if (cfg->naddresses == 0 && (cfg->unixsocket == NULL ||
 	    cfg->port_given)) {
