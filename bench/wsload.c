@@ -75,6 +75,7 @@ static struct {
 	const char	*host;
 	int		 port;
 	const char	*path;
+	const char	*header;	/* --header: one more request line */
 	long		 conns;
 	long		 count;
 	long		 size;
@@ -576,12 +577,14 @@ conn_new(void)
 	b64(dig, 20, c->accept);
 	snprintf(buf, sizeof(buf), "%s:%d", opt.host, opt.port);
 	{
-		char req[512];
+		char req[1024];
 		int n = snprintf(req, sizeof(req),
 		    "GET %s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\n"
 		    "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\n"
-		    "Sec-WebSocket-Version: 13\r\nUser-Agent: wsload\r\n\r\n",
-		    opt.path, buf, keyb64);
+		    "Sec-WebSocket-Version: 13\r\nUser-Agent: wsload\r\n"
+		    "%s%s\r\n",
+		    opt.path, buf, keyb64, opt.header ? opt.header : "",
+		    opt.header ? "\r\n" : "");
 		if (n < 0 || (size_t)n >= sizeof(req))
 			die("path too long");
 		wb_put(c, req, (size_t)n);
@@ -1612,6 +1615,8 @@ usage(FILE *f)
 "                     the opening only)\n"
 "  --idle-ms MS       hold: after --settle-ms, measure the server's CPU over\n"
 "                     MS with every session idle (needs --server-pid)\n"
+"  --header 'N: V'    send one more header with every handshake (for\n"
+"                     instance Authorization, against --basic-auth)\n"
 "  --verbose          report every failed connection on stderr\n");
 }
 
@@ -1638,6 +1643,7 @@ main(int argc, char **argv)
 		{ "seconds", required_argument, NULL, 'T' },
 		{ "idle-ms", required_argument, NULL, 'I' },
 		{ "verbose", no_argument, NULL, 'v' },
+		{ "header", required_argument, NULL, 'A' },
 		{ "help", no_argument, NULL, '?' + 256 },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -1693,6 +1699,11 @@ main(int argc, char **argv)
 		case 'T': NUM(hold_seconds, 1); break;
 		case 'I': NUM(idle_ms, 0); break;
 		case 'v': opt.verbose = 1; break;
+		case 'A':
+			if (strpbrk(optarg, "\r\n") || !strchr(optarg, ':'))
+				die("--header wants 'Name: value': %s", optarg);
+			opt.header = optarg;
+			break;
 		case '?' + 256: usage(stdout); exit(0);
 		default: usage(stderr); exit(2);
 		}

@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "authparse.h"
 #include "config.h"
 #include "http.h"
 
@@ -48,6 +49,11 @@ const char config_usage[] =
 "                         take REMOTE_ADDR from X-Forwarded-For when the peer\n"
 "                         is one of these proxies\n"
 "  --metrics=PATH         serve Prometheus metrics over HTTP GET at PATH\n"
+"  --basic-auth=FILE      every request needs a user and password from FILE\n"
+"                         (user:hash lines: bcrypt, yescrypt or sha512crypt)\n"
+"  --auth-realm=NAME      the realm a browser shows (default: COMMAND's name)\n"
+"  --auth-header=NAME     take the user from header NAME, set by a\n"
+"                         --trusted-proxy (refused from anyone else)\n"
 "  --loglevel=LEVEL       debug, trace, access, info, error or fatal\n"
 "                         (default access)\n"
 "\n"
@@ -85,6 +91,8 @@ const char config_usage[] =
 "  --sslkey=FILE          its private key (PEM)\n"
 "  --insecure             do not verify the server's certificate\n"
 "  --connect-timeout=SECS give up connecting after SECS (default 10)\n"
+"  --password-file=FILE   the password for URL's user, from FILE's first line\n"
+"                         (also: $WSBRIDGE_PASSWORD, or ws://USER:PASS@HOST)\n"
 "  (--binary, --pingms, --maxframesize, --queuesize, --closems and\n"
 "  --loglevel apply to client mode too; a client logs errors only unless\n"
 "  --loglevel says otherwise)\n"
@@ -106,7 +114,8 @@ enum flag_id {
 	F_PROTOCOL, F_SSLCA, F_SSLCERT, F_SSLKEY, F_INSECURE, F_CONNECT_TIMEOUT,
 	F_DIR, F_STATICDIR, F_CGIDIR, F_DEVCONSOLE, F_MAXFORKS, F_SAMEORIGIN,
 	F_HEADER_WS, F_HEADER_HTTP, F_REDIRPORT, F_REVERSELOOKUP, F_PASSSTDERR,
-	F_DEFLATE, F_SSL,
+	F_DEFLATE, F_SSL, F_BASIC_AUTH, F_AUTH_REALM, F_AUTH_HEADER,
+	F_PASSWORD_FILE,
 };
 
 static const struct flag {
@@ -153,6 +162,10 @@ static const struct flag {
 	{ "passstderr", F_PASSSTDERR, FLAG_BOOL },
 	{ "deflate", F_DEFLATE, FLAG_BOOL },
 	{ "ssl", F_SSL, FLAG_BOOL },
+	{ "basic-auth", F_BASIC_AUTH, FLAG_VALUE },
+	{ "auth-realm", F_AUTH_REALM, FLAG_VALUE },
+	{ "auth-header", F_AUTH_HEADER, FLAG_VALUE },
+	{ "password-file", F_PASSWORD_FILE, FLAG_VALUE },
 };
 
 static const char *level_names[] = {
@@ -325,6 +338,34 @@ header_line_ok(const char *v)
 	for (p = v; p < colon; p++) {
 		if ((unsigned char)*p <= 32 || (unsigned char)*p >= 127 ||
 		    strchr("()<>@,;:\\\"/[]?={}", *p) != NULL)
+			return false;
+	}
+	return true;
+}
+
+/* A header name: an RFC 9110 token. */
+static bool
+token_ok(const char *v)
+{
+	if (*v == '\0')
+		return false;
+	for (; *v != '\0'; v++) {
+		if ((unsigned char)*v <= 32 || (unsigned char)*v >= 127 ||
+		    strchr("()<>@,;:\\\"/[]?={}", *v) != NULL)
+			return false;
+	}
+	return true;
+}
+
+/* What goes between the quotes of realm="...": no quote, no control. */
+static bool
+realm_ok(const char *v)
+{
+	if (*v == '\0' || strlen(v) > 100)
+		return false;
+	for (; *v != '\0'; v++) {
+		if ((unsigned char)*v < 32 || (unsigned char)*v == 127 ||
+		    *v == '"' || *v == '\\')
 			return false;
 	}
 	return true;
@@ -517,6 +558,29 @@ apply_flag(struct config *c, const struct flag *f, const char *v, char *err,
 		c->connect_timeout = (unsigned)n;
 		c->connect_timeout_given = true;
 		break;
+	case F_BASIC_AUTH:
+	case F_PASSWORD_FILE:
+		/* Read at start-up, where what is wrong is said by line. */
+		if (*v == '\0')
+			return fail(err, errlen, "--%s needs a file name",
+			    f->name);
+		*(f->id == F_BASIC_AUTH ? &c->basic_auth :
+		    &c->password_file) = v;
+		break;
+	case F_AUTH_REALM:
+		if (!realm_ok(v))
+			/* Not echoed: it may hold a line break. */
+			return fail(err, errlen, "--auth-realm: not a realm "
+			    "(1-100 bytes, no quotes, backslashes or control "
+			    "bytes)");
+		c->auth_realm = v;
+		break;
+	case F_AUTH_HEADER:
+		if (!token_ok(v) || strcasecmp(v, "Authorization") == 0)
+			return fail(err, errlen, "--auth-header: '%s' is not "
+			    "a header name (nor Authorization)", v);
+		c->auth_header = v;
+		break;
 	case F_METRICS:
 		if (*v != '/' || strchr(v, '?') != NULL || strchr(v, ' '))
 			return fail(err, errlen, "--metrics: '%s' is not a URL "
@@ -580,6 +644,14 @@ check_server_flags(struct config *c, char **command, char *err, size_t errlen)
 	    c->sslca != NULL))
 		return fail(err, errlen, "--sslcert, --sslkey and --sslca need "
 		    "--ssl");
+	if (c->auth_realm != NULL && c->basic_auth == NULL)
+		return fail(err, errlen, "--auth-realm needs --basic-auth");
+	if (c->auth_header != NULL && c->proxies[0] == NULL)
+		return fail(err, errlen, "--auth-header needs --trusted-proxy: "
+		    "only a proxy's word is taken");
+	if (c->password_file != NULL)
+		return fail(err, errlen, "--password-file is a client option: "
+		    "use it with --connect");
 	if (c->redirport != 0 && c->redirport == c->port)
 		return fail(err, errlen, "--redirport must differ from --port");
 	if (c->origin != NULL && set_origins(c, err, errlen) != 0)
@@ -605,6 +677,11 @@ check_client_flags(struct config *c, char *err, size_t errlen)
 		return fail(err, errlen, "--connect is a client: --port, "
 		    "--address, --unixsocket, --uid, --gid, --trusted-proxy "
 		    "and --metrics are server options");
+	if (c->basic_auth != NULL || c->auth_realm != NULL ||
+	    c->auth_header != NULL)
+		return fail(err, errlen, "--connect is a client: --basic-auth, "
+		    "--auth-realm and --auth-header are server options (a "
+		    "client's user goes in the URL)");
 	if (c->dir != NULL || c->staticdir != NULL || c->cgidir != NULL ||
 	    c->devconsole || c->maxforks > 0 || c->sameorigin ||
 	    c->redirport != 0 || c->reverselookup || c->passstderr ||
@@ -723,9 +800,98 @@ config_resolve_command(struct config *c, const char *path_env, char *err,
 	    "not executable" : "not found in PATH");
 }
 
+/* The URL as logs and messages may show it: no user information. */
+static int
+set_connect_shown(struct config *c)
+{
+	const char	*host = strstr(c->connect_url, "://") + 3;
+	const char	*end = host + strcspn(host, "/?#"), *at;
+
+	at = memrchr(host, '@', (size_t)(end - host));
+	if (asprintf(&c->connect_shown, "%.*s%s",
+	    (int)(host - c->connect_url), c->connect_url,
+	    at != NULL ? at + 1 : host) == -1) {
+		c->connect_shown = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * A client's Basic credentials: the user from --connect's URL, the
+ * password from the URL, else --password-file's first line (file_pw,
+ * read by the caller), else $WSBRIDGE_PASSWORD (env_pw). They become one
+ * more request header, which net.c sends with the --header ones.
+ */
+int
+config_client_credentials(struct config *c, const char *env_pw,
+    const char *file_pw, char *err, size_t errlen)
+{
+	struct url	 u;
+	const char	*pw;
+	char		 value[8 + (AUTH_USER_MAX + AUTH_PASS_MAX + 4) / 3 * 4];
+	size_t		 i;
+	int		 rc = -1;
+
+	if (url_parse(c->connect_url, &u) != 0 || set_connect_shown(c) != 0)
+		return fail(err, errlen, "--connect: '%s' is not a ws:// or "
+		    "wss:// URL", c->connect_url);
+	if (u.user[0] == '\0') {
+		if (c->password_file != NULL)
+			return fail(err, errlen, "--password-file needs a user "
+			    "in the URL (ws://user@host/)");
+		return 0;
+	}
+	for (i = 0; i < c->nheaders; i++) {
+		if (strncasecmp(c->headers[i], "authorization:", 14) == 0)
+			return fail(err, errlen, "--header: Authorization is "
+			    "made from the URL's user: give one of them");
+	}
+	if (u.has_pass && file_pw != NULL) {
+		rc = fail(err, errlen, "--connect's URL has a password: "
+		    "--password-file is one too many");
+		goto out;
+	}
+	pw = u.has_pass ? u.pass : file_pw != NULL ? file_pw : env_pw;
+	if (pw == NULL) {
+		rc = fail(err, errlen, "no password for user '%s': give "
+		    "--password-file or set WSBRIDGE_PASSWORD", u.user);
+		goto out;
+	}
+	if (strlen(pw) > AUTH_PASS_MAX ||
+	    auth_basic_encode(u.user, pw, value, sizeof value) != 0) {
+		rc = fail(err, errlen, "the password is longer than %d bytes",
+		    AUTH_PASS_MAX);
+		goto out;
+	}
+	if (c->nheaders == CONFIG_MAX_HEADERS) {
+		rc = fail(err, errlen, "--header: more than %d headers with "
+		    "the Authorization one", CONFIG_MAX_HEADERS - 1);
+		goto out;
+	}
+	if (asprintf(&c->auth_line, "Authorization: %s", value) == -1) {
+		c->auth_line = NULL;
+		rc = fail(err, errlen, "out of memory");
+		goto out;
+	}
+	c->header_kinds[c->nheaders] = HEADER_ALL;
+	c->headers[c->nheaders++] = c->auth_line;
+	rc = 0;
+out:
+	explicit_bzero(&u, sizeof u);
+	explicit_bzero(value, sizeof value);
+	return rc;
+}
+
 void
 config_free(struct config *c)
 {
+	if (c->auth_line != NULL)
+		explicit_bzero(c->auth_line, strlen(c->auth_line));
+	free(c->auth_line);
+	free(c->connect_shown);
+	c->auth_line = NULL;
+	c->connect_shown = NULL;
 	free(c->passenv_buf);
 	free(c->proxies_buf);
 	free(c->origins_buf);

@@ -48,6 +48,9 @@ struct config {
 	char			*proxies[CONFIG_MAX_PROXIES + 1];
 	char			*proxies_buf;	/* owns proxies[] strings */
 	const char		*metrics_path;	/* --metrics PATH */
+	const char		*basic_auth;	/* --basic-auth FILE */
+	const char		*auth_realm;	/* NULL: the command's name */
+	const char		*auth_header;	/* --auth-header NAME */
 
 	/* websocketd's HTTP side. */
 	const char		*dir;		/* --dir: scripts by URL path */
@@ -84,6 +87,9 @@ struct config {
 	const char		*sslcert;
 	const char		*sslkey;
 	unsigned		 connect_timeout;	/* seconds */
+	const char		*password_file;	/* --password-file FILE */
+	char			*connect_shown;	/* the URL without a password */
+	char			*auth_line;	/* "Authorization: Basic ..." */
 	bool			 connect_timeout_given;
 	bool			 passenv_given;
 	char *const		*command;	/* argv of the child, NULL-ended */
@@ -92,6 +98,8 @@ struct config {
 
 int	 config_parse(struct config *, int, char **, char *, size_t);
 int	 config_resolve_command(struct config *, const char *, char *, size_t);
+int	 config_client_credentials(struct config *, const char *, const char *,
+	     char *, size_t);
 void	 config_free(struct config *);
 int	 config_parse_loglevel(const char *, enum log_level *);
 const char *config_loglevel_name(enum log_level);

@@ -112,21 +112,27 @@ add_request_facts(struct env_list *e, const struct env_facts *f)
 	env_add(e, "PATH_TRANSLATED", path);
 	env_add(e, "QUERY_STRING", query);
 	env_add(e, "UNIQUE_ID", f->unique_id);
-	env_add(e, "AUTH_TYPE", "");
+	env_add(e, "AUTH_TYPE", f->auth_type != NULL ? f->auth_type : "");
 	/* A request body exists only for CGI; WebSocket upgrades have none. */
 	v = f->cgi ? http_header(req, "Content-Length") : NULL;
 	env_add(e, "CONTENT_LENGTH", v != NULL ? v : "");
 	v = f->cgi ? http_header(req, "Content-Type") : NULL;
 	env_add(e, "CONTENT_TYPE", v != NULL ? v : "");
 	env_add(e, "REMOTE_IDENT", "");
-	env_add(e, "REMOTE_USER", "");
+	env_add(e, "REMOTE_USER", f->remote_user != NULL ? f->remote_user :
+	    "");
 	if (f->https)
 		env_add(e, "HTTPS", "on");
 	free(path);
 }
 
+/*
+ * With --basic-auth the Authorization header holds the password: a CGI
+ * server never passes it on (RFC 3875, 4.1.18), and neither do we.
+ */
 static void
-add_headers(struct env_list *e, const struct http_request *req)
+add_headers(struct env_list *e, const struct http_request *req,
+    bool hide_authorization)
 {
 	char	 name[256];
 	size_t	 i;
@@ -134,7 +140,8 @@ add_headers(struct env_list *e, const struct http_request *req)
 	for (i = 0; i < req->nheaders; i++) {
 		header_env_name(req->headers[i].name, name, sizeof name);
 		/* "httpoxy": a Proxy header must not become HTTP_PROXY. */
-		if (strcmp(name, "HTTP_PROXY") == 0)
+		if (strcmp(name, "HTTP_PROXY") == 0 || (hide_authorization &&
+		    strcmp(name, "HTTP_AUTHORIZATION") == 0))
 			continue;
 		env_add(e, name, req->headers[i].value);
 	}
@@ -164,7 +171,7 @@ env_build(const struct env_facts *f, char *const *passenv,
 	struct env_list	 e = { NULL, 0, 0, false };
 
 	add_request_facts(&e, f);
-	add_headers(&e, f->req);
+	add_headers(&e, f->req, f->hide_authorization);
 	add_passed(&e, passenv, environ_src);
 	if (e.failed || e.v == NULL) {
 		env_free(e.v);

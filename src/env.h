@@ -20,6 +20,10 @@ struct env_facts {
 	const char			*script_name;	/* NULL: "/" */
 	const char			*path_info;	/* NULL: the path */
 	bool				 cgi;		/* real CGI/1.1 */
+	/* --basic-auth, --auth-header: NULL or "" for nobody. */
+	const char			*remote_user;
+	const char			*auth_type;
+	bool				 hide_authorization;
 };
 
 char	**env_build(const struct env_facts *, char *const *passenv,

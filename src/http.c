@@ -436,7 +436,78 @@ has_ctl_or_space(const char *s)
 	return false;
 }
 
-/* ws://host[:port][/path][?query], wss:// likewise; IPv6 hosts in brackets. */
+static bool
+has_ctl_or_space_n(const char *s, size_t n)
+{
+	size_t	 i;
+
+	for (i = 0; i < n; i++) {
+		if ((unsigned char)s[i] <= 0x20 || (unsigned char)s[i] == 0x7f)
+			return true;
+	}
+	return false;
+}
+
+static int
+hex_value(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* %XX escapes undone into out; -1 for a bad escape, a NUL, no room. */
+static int
+percent_decode(const char *in, size_t n, char *out, size_t outlen)
+{
+	size_t	 i, o = 0;
+	int	 hi, lo;
+
+	for (i = 0; i < n; i++) {
+		if (o + 1 >= outlen)
+			return -1;
+		if (in[i] != '%') {
+			out[o++] = in[i];
+			continue;
+		}
+		if (i + 2 >= n || (hi = hex_value(in[i + 1])) < 0 ||
+		    (lo = hex_value(in[i + 2])) < 0 || (hi | lo) == 0)
+			return -1;
+		out[o++] = (char)(hi << 4 | lo);
+		i += 2;
+	}
+	out[o] = '\0';
+	return 0;
+}
+
+/*
+ * "user[:password]" before the '@' of a --connect URL, as curl and
+ * websocat take it; the user must be one --basic-auth could list.
+ */
+static int
+url_userinfo(const char *s, size_t n, struct url *u)
+{
+	const char	*colon = memchr(s, ':', n);
+	size_t		 un = colon != NULL ? (size_t)(colon - s) : n;
+
+	if (has_ctl_or_space_n(s, n) ||
+	    percent_decode(s, un, u->user, sizeof u->user) != 0 ||
+	    !auth_user_ok(u->user, strlen(u->user)))
+		return -1;
+	if (colon == NULL)
+		return 0;
+	u->has_pass = true;
+	return percent_decode(colon + 1, n - un - 1, u->pass, sizeof u->pass);
+}
+
+/*
+ * ws://[user[:password]@]host[:port][/path][?query], wss:// likewise;
+ * IPv6 hosts in brackets.
+ */
 int
 url_parse(const char *s, struct url *u)
 {
@@ -457,6 +528,11 @@ url_parse(const char *s, struct url *u)
 	path = host + strcspn(host, "/?#");
 	if (*path == '#')
 		return -1;
+	if ((end = memrchr(host, '@', (size_t)(path - host))) != NULL) {
+		if (url_userinfo(host, (size_t)(end - host), u) != 0)
+			return -1;
+		host = end + 1;
+	}
 	if (*host == '[') {
 		if ((end = memchr(host, ']', (size_t)(path - host))) == NULL)
 			return -1;

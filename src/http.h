@@ -5,6 +5,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "authparse.h"
+
 #define HTTP_HEAD_MAX	16384	/* larger heads are refused with 431 */
 #define HTTP_HEADERS_MAX 100
 
@@ -27,6 +29,10 @@ struct url {
 	char		 host[256];	/* without brackets */
 	int		 port;
 	char		 path[2048];	/* path?query, at least "/" */
+	/* ws://user:password@host/: percent-decoded, "" if absent. */
+	char		 user[AUTH_USER_MAX + 1];
+	char		 pass[AUTH_PASS_MAX + 1];
+	bool		 has_pass;
 };
 
 int		 url_parse(const char *, struct url *);

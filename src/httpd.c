@@ -78,6 +78,7 @@ reason_phrase(int code)
 	case 302: return "Found";
 	case 304: return "Not Modified";
 	case 400: return "Bad Request";
+	case 401: return "Unauthorized";
 	case 403: return "Forbidden";
 	case 404: return "Not Found";
 	case 405: return "Method Not Allowed";
@@ -260,8 +261,15 @@ void
 httpd_error(struct server *srv, int fd, size_t headlen, int code,
     const char *body)
 {
+	httpd_error_extra(srv, fd, headlen, code, body, NULL);
+}
+
+/* An error with header lines of its own (a 401's challenge, Retry-After). */
+void
+httpd_error_extra(struct server *srv, int fd, size_t headlen, int code,
+    const char *body, const char *extra)
+{
 	struct conn	*c;
-	const char	*extra = NULL;
 	char		 text[256];
 
 	if ((c = conn_new(srv, fd, headlen)) == NULL)
@@ -758,6 +766,9 @@ cgi_env(struct server *srv, const struct http_request *req,
 	f.unique_id = uid;
 	f.software = srv->software;
 	f.https = srv->cfg->ssl;
+	f.remote_user = cf->user;
+	f.auth_type = cf->auth_type;
+	f.hide_authorization = srv->cfg->basic_auth != NULL;
 	f.script_name = script_name;
 	f.path_info = "";
 	f.cgi = true;
@@ -870,8 +881,8 @@ serve_cgi(struct server *srv, int fd, size_t headlen,
 		bufferevent_set_timeouts(c->bev,
 		    &(struct timeval){ BODY_TIMEOUT, 0 },
 		    &(struct timeval){ IO_TIMEOUT, 0 });
-	log_access("cgi remote=%s path=%s pid=%ld", cf->remote, req->target,
-	    (long)c->pid);
+	log_access("cgi remote=%s path=%s pid=%ld user=%s", cf->remote,
+	    req->target, (long)c->pid, cf->user[0] != '\0' ? cf->user : "-");
 	return true;
 }
 

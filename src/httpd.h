@@ -9,6 +9,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "authparse.h"
+
 struct http_request;
 struct server;
 
@@ -19,9 +21,13 @@ struct client_facts {
 	char	 local_addr[64];
 	int	 local_port;
 	char	 remote[80];	/* for the log: addr:port, or addr */
+	char	 user[AUTH_USER_MAX + 1];	/* REMOTE_USER, "" if none */
+	char	 auth_type[64];			/* AUTH_TYPE */
 };
 
 void	 httpd_error(struct server *, int, size_t, int, const char *);
+void	 httpd_error_extra(struct server *, int, size_t, int, const char *,
+	     const char *);
 void	 httpd_redirect(struct server *, int, size_t,
 	     const struct http_request *);
 void	 httpd_serve(struct server *, int, size_t, const struct http_request *,

@@ -23,6 +23,7 @@
 
 #include <event2/event.h>
 
+#include "auth.h"
 #include "child.h"
 #include "config.h"
 #include "env.h"
@@ -59,7 +60,9 @@ struct pending {
 	bool			 redirect;	/* came in on --redirport */
 	/* --reverselookup: what the upgrade needs while the lookup runs. */
 	bool			 resolving;
-	bool			 cancelled;	/* freed while resolving */
+	bool			 verifying;	/* a password is being checked */
+	bool			 cancelled;	/* freed while either ran */
+	struct auth_result	 auth;		/* who, once AUTH_PASS */
 	struct http_request	 req;
 	int			 pipes[CHILD_PIPE_FDS]; /* the child's */
 	char			*script;
@@ -145,7 +148,7 @@ pending_free(struct pending *p, bool close_fd)
 	event_free(p->ev);
 	if (close_fd)
 		close(p->fd);
-	if (p->resolving) {
+	if (p->resolving || p->verifying) {
 		p->cancelled = true;
 		return;
 	}
@@ -220,6 +223,12 @@ client_facts(const struct pending *p, const struct http_request *req,
 	}
 	addr_to_text(&p->local, cf->local_addr, sizeof cf->local_addr,
 	    &cf->local_port);
+	if (p->auth.verdict == AUTH_PASS && p->auth.user[0] != '\0') {
+		snprintf(cf->user, sizeof cf->user, "%s", p->auth.user);
+		snprintf(cf->auth_type, sizeof cf->auth_type, "%s",
+		    p->auth.type);
+	} else
+		cf->user[0] = cf->auth_type[0] = '\0';
 	if (p->peer.ss_family == AF_UNIX)
 		snprintf(cf->remote, sizeof cf->remote, "unix-socket");
 	else if (cf->port == -1)
@@ -257,6 +266,14 @@ session_from_request(struct server *srv, struct pending *p,
 	f.unique_id = uid;
 	f.software = srv->software;
 	f.https = srv->cfg->ssl;
+	f.remote_user = cf.user;
+	f.auth_type = cf.auth_type;
+	f.hide_authorization = srv->cfg->basic_auth != NULL;
+	if (cf.user[0] != '\0' && (s->user = strdup(cf.user)) == NULL) {
+		session_unref(s);
+		session_unref(s);
+		return NULL;
+	}
 	if (script != NULL) {
 		/* --dir: SCRIPT_NAME is the URL's part that named the file. */
 		if (http_path_decode(req->target, path, sizeof path) != 0 ||
@@ -391,8 +408,10 @@ lookup_then_hand_over(struct pending *p, struct http_request *req,
 		freeaddrinfo(ai);
 	} else
 		p->lookup_addr = p->peer;
-	p->req = *req;		/* the request moves into the pending */
-	memset(req, 0, sizeof *req);
+	if (req != &p->req) {
+		p->req = *req;	/* the request moves into the pending */
+		memset(req, 0, sizeof *req);
+	}
 	p->prefix = prefix;
 	if ((script != NULL && (p->script = strdup(script)) == NULL) ||
 	    resolve_lookup(p->srv, &p->lookup_addr, on_resolved, p) != 0) {
@@ -485,8 +504,9 @@ find_script(struct pending *p, const struct http_request *req,
 	}
 }
 
+/* After the verdict: plain HTTP to httpd, upgrades to their checks. */
 static void
-route_request(struct pending *p, struct http_request *req, size_t headlen)
+route_authorized(struct pending *p, struct http_request *req, size_t headlen)
 {
 	struct server	*srv = p->srv;
 	const char	*why;
@@ -497,11 +517,6 @@ route_request(struct pending *p, struct http_request *req, size_t headlen)
 
 	client_facts(p, req, &cf);
 
-	if (p->redirect) {
-		pending_free(p, false);
-		httpd_redirect(srv, fd, headlen, req);
-		return;
-	}
 	if (!http_is_websocket(req)) {
 		pending_free(p, false);
 		httpd_serve(srv, fd, headlen, req, &cf);
@@ -510,8 +525,9 @@ route_request(struct pending *p, struct http_request *req, size_t headlen)
 	if ((code = check_upgrade(p, req, &why)) != 0 ||
 	    (srv->cfg->dir != NULL &&
 	    (code = find_script(p, req, script, sizeof script, &prefix)) != 0)) {
-		log_access("refused remote=%s path=%s status=%d",
-		    cf.remote, req->target, code);
+		log_access("refused remote=%s path=%s status=%d user=%s",
+		    cf.remote, req->target, code, cf.user[0] != '\0' ?
+		    cf.user : "-");
 		reply_error(p, headlen, code, why);
 		return;
 	}
@@ -519,8 +535,8 @@ route_request(struct pending *p, struct http_request *req, size_t headlen)
 		error = errno;
 		log_error("remote=%s path=%s cannot make the child's pipes: %s",
 		    cf.remote, req->target, strerror(error));
-		log_access("refused remote=%s path=%s status=503",
-		    cf.remote, req->target);
+		log_access("refused remote=%s path=%s status=503 user=%s",
+		    cf.remote, req->target, cf.user[0] != '\0' ? cf.user : "-");
 		reply_error(p, headlen, 503, error == EMFILE ||
 		    error == ENFILE ? "out of file descriptors\n" : NULL);
 		return;
@@ -533,6 +549,103 @@ route_request(struct pending *p, struct http_request *req, size_t headlen)
 	}
 	pending_hand_over(p, req, srv->cfg->dir != NULL ? script : NULL,
 	    prefix);
+}
+
+/* No, wrong or unverifiable credentials: said with the user tried. */
+static void
+refuse_auth(struct pending *p, const struct http_request *req,
+    size_t headlen)
+{
+	static const char *const bodies[] = {
+		[AUTH_DENY] = "a user and password are needed\n",
+		[AUTH_FORBID] = "an identity is taken from a trusted proxy "
+		    "only\n",
+		[AUTH_SLOW_DOWN] = "too many failed attempts: retry later\n",
+		[AUTH_BUSY] = "too many password checks waiting\n",
+	};
+	struct server		*srv = p->srv;
+	struct client_facts	 cf;
+	enum auth_verdict	 v = p->auth.verdict;
+	char			 extra[300];
+	int			 code = auth_status(v), fd = p->fd;
+
+	client_facts(p, req, &cf);
+	log_access("refused remote=%s path=%s status=%d user=%s", cf.remote,
+	    req->target, code, p->auth.user[0] != '\0' ? p->auth.user : "-");
+	if (v == AUTH_DENY)
+		snprintf(extra, sizeof extra, "%s", auth_challenge(srv));
+	else if (v == AUTH_SLOW_DOWN)
+		snprintf(extra, sizeof extra, "Retry-After: %u\r\n",
+		    p->auth.retry_after);
+	else
+		extra[0] = '\0';
+	pending_free(p, false);
+	httpd_error_extra(srv, fd, headlen, code,
+	    v < sizeof bodies / sizeof bodies[0] ? bodies[v] : NULL, extra);
+}
+
+/* A worker checked the password: the request goes on, or is refused. */
+static void
+on_auth(void *arg, const struct auth_result *r)
+{
+	struct pending		*p = arg;
+	struct http_request	 req;
+
+	p->verifying = false;
+	if (p->cancelled) {
+		pending_free(p, false);
+		return;
+	}
+	p->auth = *r;
+	req = p->req;		/* ours now: the pending may go before it */
+	memset(&p->req, 0, sizeof p->req);
+	if (r->verdict == AUTH_PASS)
+		route_authorized(p, &req, p->headlen);
+	else
+		refuse_auth(p, &req, p->headlen);
+	http_request_free(&req);
+}
+
+/*
+ * Every request is asked about first, whatever it is for, so nothing is
+ * spawned, served or counted for someone not let in. Only --redirport
+ * comes before: it sends the client to TLS, where the password belongs.
+ */
+static void
+route_request(struct pending *p, struct http_request *req, size_t headlen)
+{
+	struct server		*srv = p->srv;
+	struct client_facts	 cf;
+	char			 peer[INET6_ADDRSTRLEN + 8];
+	int			 port, fd = p->fd;
+
+	if (p->redirect) {
+		pending_free(p, false);
+		httpd_redirect(srv, fd, headlen, req);
+		return;
+	}
+	if (srv->auth == NULL) {
+		route_authorized(p, req, headlen);
+		return;
+	}
+	client_facts(p, req, &cf);
+	addr_to_text(&p->peer, peer, sizeof peer, &port);
+	switch (auth_check(srv, req, peer, cf.addr, &p->auth, on_auth, p)) {
+	case AUTH_PASS:
+		route_authorized(p, req, headlen);
+		break;
+	case AUTH_WAIT:
+		/* Like a reverse lookup: the loop serves others meanwhile. */
+		event_del(p->ev);
+		p->req = *req;
+		memset(req, 0, sizeof *req);
+		p->headlen = headlen;
+		p->verifying = true;
+		break;
+	default:
+		refuse_auth(p, req, headlen);
+		break;
+	}
 }
 
 /*

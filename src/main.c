@@ -19,6 +19,8 @@
 #include <event2/event.h>
 #include <event2/thread.h>
 
+#include "auth.h"
+#include "authparse.h"
 #include "config.h"
 #include "child.h"
 #include "httpd.h"
@@ -288,6 +290,71 @@ parse_args(struct config *cfg, int argc, char **argv)
 	return -1;
 }
 
+/* --password-file: its first line, without the line break. */
+static int
+read_password_file(const char *path, char *buf, size_t len)
+{
+	FILE	*f;
+	size_t	 n;
+
+	if ((f = fopen(path, "re")) == NULL) {
+		fprintf(stderr, "wsbridge: --password-file=%s: %s\n", path,
+		    strerror(errno));
+		return -1;
+	}
+	if (fgets(buf, (int)len, f) == NULL)
+		buf[0] = '\0';		/* an empty file: an empty password */
+	fclose(f);
+	n = strcspn(buf, "\r\n");
+	if (buf[n] == '\0' && n == len - 1) {
+		explicit_bzero(buf, len);
+		fprintf(stderr, "wsbridge: --password-file=%s: the first line "
+		    "is longer than %d bytes\n", path, AUTH_PASS_MAX);
+		return -1;
+	}
+	buf[n] = '\0';
+	return 0;
+}
+
+/*
+ * A password typed into the URL shows in ps: once it is in the header,
+ * it is overwritten in our argv, as curl does (only its length shows).
+ */
+static void
+hide_url_password(const struct config *cfg)
+{
+	char	*host = strstr(cfg->connect_url, "://") + 3;
+	char	*end = host + strcspn(host, "/?#"), *at, *colon;
+
+	if ((at = memrchr(host, '@', (size_t)(end - host))) == NULL ||
+	    (colon = memchr(host, ':', (size_t)(at - host))) == NULL)
+		return;
+	memset(colon + 1, 'x', (size_t)(at - colon - 1));
+}
+
+/* Client mode: Basic credentials, from the URL, a file or the environment. */
+static int
+client_credentials(struct config *cfg)
+{
+	char	 pw[AUTH_PASS_MAX + 2], err[512];
+	int	 rc;
+
+	if (cfg->password_file != NULL &&
+	    read_password_file(cfg->password_file, pw, sizeof pw) != 0)
+		return -1;
+	rc = config_client_credentials(cfg, getenv("WSBRIDGE_PASSWORD"),
+	    cfg->password_file != NULL ? pw : NULL, err, sizeof err);
+	explicit_bzero(pw, sizeof pw);
+	/* Read once: COMMAND, which gets our environment, has no use for it. */
+	unsetenv("WSBRIDGE_PASSWORD");
+	if (rc != 0) {
+		fprintf(stderr, "wsbridge: %s\n", err);
+		return -1;
+	}
+	hide_url_password(cfg);
+	return 0;
+}
+
 /* libevent's own complaints go to our log, not raw onto stderr. */
 static void
 libevent_log(int severity, const char *msg)
@@ -458,8 +525,8 @@ client_session(struct server *srv)
 	if ((s = session_create(srv)) == NULL)
 		return NULL;
 	s->id = ++srv->next_session_id;
-	snprintf(s->remote, sizeof s->remote, "%s", srv->cfg->connect_url);
-	if ((s->target = strdup(srv->cfg->connect_url)) == NULL) {
+	snprintf(s->remote, sizeof s->remote, "%s", srv->cfg->connect_shown);
+	if ((s->target = strdup(srv->cfg->connect_shown)) == NULL) {
 		session_unref(s);
 		session_unref(s);
 		return NULL;
@@ -486,7 +553,8 @@ main(int argc, char **argv)
 		return rc;
 	}
 	log_set_level(cfg.loglevel);
-	if (resolve_identity(&cfg, &id) != 0 ||
+	if ((cfg.connect_url != NULL && client_credentials(&cfg) != 0) ||
+	    resolve_identity(&cfg, &id) != 0 ||
 	    listeners_check(&cfg) != 0) {
 		config_free(&cfg);
 		return 2;
@@ -494,7 +562,9 @@ main(int argc, char **argv)
 	client = NULL;
 	if (server_init(&srv, &cfg) != 0)
 		return 1;
-	if (cfg.ssl && tls_start(&srv) != 0) {
+	if ((cfg.ssl && tls_start(&srv) != 0) || auth_load(&srv) != 0) {
+		auth_stop(&srv);
+		tls_stop(&srv);
 		server_teardown(&srv);
 		config_free(&cfg);
 		return 2;
@@ -504,10 +574,12 @@ main(int argc, char **argv)
 	    drop_privileges(&id) != 0)) ||
 	    (cfg.connect_url == NULL && !start_spawner(&srv)) ||
 	    (cfg.reverselookup && resolve_start(&srv) != 0) ||
+	    auth_start(&srv) != 0 ||
 	    (cfg.connect_url != NULL && (client = client_session(&srv)) == NULL) ||
 	    net_start(&srv, client) != 0) {
 		/* Each step said what failed; undo the ones that worked. */
 		listeners_close(&srv);
+		auth_stop(&srv);
 		resolve_stop(&srv);
 		spawner_stop(srv.spawner);
 		tls_stop(&srv);
@@ -523,6 +595,7 @@ main(int argc, char **argv)
 		log_error("libevent loop failed");
 	listeners_close(&srv);
 	resolve_stop(&srv);
+	auth_stop(&srv);
 	net_stop(&srv);
 	finish_sessions(&srv);
 	spawner_stop(srv.spawner);	/* every child is reaped by now */

@@ -24,6 +24,7 @@ struct session;
 struct httpd;
 struct resolver;
 struct tls;
+struct auth;
 
 struct server {
 	const struct config	*cfg;
@@ -50,6 +51,7 @@ struct server {
 	struct httpd		*httpd;		/* plain HTTP being answered */
 	struct resolver		*resolver;	/* --reverselookup */
 	struct tls		*tls;		/* --ssl */
+	struct auth		*auth;		/* --basic-auth, --auth-header */
 	unsigned		 forks;		/* children, for --maxforks */
 	bool			 local_epipe;	/* our stdout's reader left */
 	bool			 local_failed;	/* our stdout broke otherwise */

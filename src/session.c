@@ -217,12 +217,12 @@ session_log_end(struct session *s)
 		strcpy(result, "exit=-");
 	log_access("session=%llu remote=%s path=%s duration_ms=%lld "
 	    "msgs_in=%llu bytes_in=%llu msgs_out=%llu bytes_out=%llu "
-	    "closed_by=%s code=%u reason=\"%s\" pid=%ld %s",
+	    "closed_by=%s code=%u reason=\"%s\" pid=%ld %s user=%s",
 	    (unsigned long long)s->id, s->remote, s->target, ms,
 	    (unsigned long long)s->msgs_in, (unsigned long long)s->bytes_in,
 	    (unsigned long long)s->msgs_out, (unsigned long long)s->bytes_out,
 	    closed_by_names[s->closed_by], s->close_code, s->close_reason,
-	    (long)s->pid, result);
+	    (long)s->pid, result, s->user != NULL ? s->user : "-");
 }
 
 static void
@@ -245,6 +245,12 @@ session_count_end(struct session *s)
 }
 
 /*
+ * lws 4.1's words, in CLIENT_CONNECTION_ERROR, for a handshake answered
+ * with 401: the one refusal a client can do something about.
+ */
+#define LWS_UNAUTHORIZED	"cannot connect: HS: ws upgrade unauthorized"
+
+/*
  * A client's one session decides its exit status; stderr says why when it
  * is not a plain success. Only this session writes exit_status.
  */
@@ -262,17 +268,25 @@ session_client_result(struct session *s)
 		st = 255;
 	else if (s->closed_by == CLOSED_SERVER)
 		st = 128 + srv->stop_signal;
-	else
+	else if (s->closed_by == CLOSED_NETWORK &&
+	    strcmp(s->close_reason, LWS_UNAUTHORIZED) == 0) {
+		fprintf(stderr, "wsbridge: %s: 401 Unauthorized: the server "
+		    "wants a user and password it accepts (ws://USER@HOST/ "
+		    "with --password-file or WSBRIDGE_PASSWORD)\n",
+		    srv->cfg->connect_shown);
+		atomic_store(&srv->exit_status, STATUS_UNAUTHORIZED);
+		return;
+	} else
 		st = status_from_close(s->close_code);
 	if (s->closed_by == CLOSED_NETWORK)
-		fprintf(stderr, "wsbridge: %s: %s\n", srv->cfg->connect_url,
+		fprintf(stderr, "wsbridge: %s: %s\n", srv->cfg->connect_shown,
 		    s->close_reason);
 	else if (s->closed_by == CLOSED_PROTOCOL)
 		fprintf(stderr, "wsbridge: %s: protocol error: %u %s\n",
-		    srv->cfg->connect_url, s->close_code, s->close_reason);
+		    srv->cfg->connect_shown, s->close_code, s->close_reason);
 	else if (s->closed_by == CLOSED_CLIENT && s->close_code != CLOSE_NORMAL)
 		fprintf(stderr, "wsbridge: %s closed: %u %s\n",
-		    srv->cfg->connect_url, s->close_code, s->close_reason);
+		    srv->cfg->connect_shown, s->close_code, s->close_reason);
 	atomic_store(&srv->exit_status, st);
 }
 
@@ -306,6 +320,7 @@ session_free(struct session *s)
 	env_free(s->envp);
 	free(s->script_path);
 	free(s->target);
+	free(s->user);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
 	/* A stopping server waits for the last session to go. */

@@ -55,6 +55,7 @@ struct session {
 	char			**envp;		/* main: freed once spawned */
 	char			*script_path;	/* --dir: this session's script */
 	char			*script_argv[2];
+	char			*user;		/* REMOTE_USER, NULL: none */
 	struct timespec		 started;
 	bool			 half_close;	/* the client asked for it */
 	char			*reply;		/* the 101, written by net.c */

@@ -16,6 +16,9 @@
 #define CLOSE_EXIT_BASE		4000	/* 4000+N: exit status N */
 #define CLOSE_SIGNAL_BASE	4128	/* 4128+S: killed by signal S */
 
+/* A client refused with 401: sysexits' EX_NOPERM. */
+#define STATUS_UNAUTHORIZED	77
+
 uint16_t	 status_close_code(int wstatus);
 void		 status_close_reason(int wstatus, char *buf, size_t len);
 void		 status_log_field(int wstatus, char *buf, size_t len);

@@ -99,7 +99,10 @@ def complete(line, wordbreaks=None, cwd=REPO):
 
 def test_flags_by_prefix():
     assert complete("wsbridge --lo") == ["--loglevel="]
-    assert sorted(complete("wsbridge --b")) == ["--binary", "--binary="]
+    assert sorted(complete("wsbridge --b")) == ["--basic-auth=", "--binary",
+                                                "--binary="]
+    assert sorted(complete("wsbridge --au")) == ["--auth-header=",
+                                                 "--auth-realm="]
     assert sorted(complete("wsbridge --")) == \
         sorted(shell_var("_wsbridge_flags"))
     # websocketd's single dash

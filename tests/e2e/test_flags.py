@@ -174,7 +174,8 @@ def test_log_format_and_child_stderr(wsbridge):
     keys = [k for k in acc if k != "_line"]
     assert keys == ["session", "remote", "path", "duration_ms", "msgs_in",
                     "bytes_in", "msgs_out", "bytes_out", "closed_by", "code",
-                    "reason", "pid", "exit"], keys
+                    "reason", "pid", "exit", "user"], keys
+    assert acc["user"] == "-"
 
 
 def test_loglevel_info_hides_access(wsbridge):

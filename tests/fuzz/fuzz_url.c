@@ -2,13 +2,15 @@
  * http.c's url_parse, for --connect: on success the host and path are
  * NUL-terminated in their arrays, the port is 1..65535, the path starts
  * with '/', and nothing that would break a request line or a Host header
- * (spaces, control bytes, '@', '#') got through.
+ * (spaces, control bytes, '@', '#') got through. User information before
+ * the host's '@' is split off as --basic-auth's user and password.
  */
 #include <ctype.h>
 #include <stdbool.h>
 #include <string.h>
 #include <strings.h>
 
+#include "authparse.h"
 #include "http.h"
 #include "fuzz.h"
 
@@ -26,7 +28,7 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct url	 u, again;
-	char		*s;
+	char		*s, *auth, *at;
 	int		 rc;
 
 	if ((s = malloc(size + 1)) == NULL)
@@ -48,9 +50,21 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		CHECK(strchr(u.path, '#') == NULL);
 		CHECK(u.tls == (strncasecmp(s, "wss://", 6) == 0));
 		CHECK(u.tls || strncasecmp(s, "ws://", 5) == 0);
-		/* The host is a substring of the URL, right after "://". */
-		CHECK(strncmp(strstr(s, "://") + 3 + (strstr(s, "://")[3] ==
-		    '['), u.host, strlen(u.host)) == 0);
+		/*
+		 * The host is a substring of the URL, right after "://" or
+		 * after the user information's last '@'.
+		 */
+		auth = strstr(s, "://") + 3;
+		at = memrchr(auth, '@', strcspn(auth, "/?#"));
+		if (at != NULL)
+			auth = at + 1;
+		CHECK(strncmp(auth + (*auth == '['), u.host,
+		    strlen(u.host)) == 0);
+		/* A user only with its '@'; one --basic-auth could list. */
+		CHECK((u.user[0] != '\0') == (at != NULL));
+		CHECK(at == NULL || auth_user_ok(u.user, strlen(u.user)));
+		CHECK(!u.has_pass || at != NULL);
+		CHECK(memchr(u.pass, '\0', sizeof u.pass) != NULL);
 		/* Deterministic. */
 		CHECK(url_parse(s, &again) == 0);
 		CHECK(memcmp(&u, &again, sizeof u) == 0);

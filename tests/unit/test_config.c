@@ -745,6 +745,66 @@ remove_tmpdir(void)
 	CHECK_EQ_INT(rmdir(tmpdir), 0);
 }
 
+/* --basic-auth, --auth-realm, --auth-header, --password-file. */
+static void
+test_auth_flags(void)
+{
+	WITH_PARSE(c, {
+		CHECK_STR(c.basic_auth, "/etc/wsb.htpasswd");
+		CHECK(c.auth_realm == NULL);
+		CHECK(c.auth_header == NULL);
+	}, "--basic-auth=/etc/wsb.htpasswd", "cat");
+	WITH_PARSE(c, {
+		CHECK_STR(c.basic_auth, "pw");
+		CHECK_STR(c.auth_realm, "My shell");
+	}, "--basic-auth", "pw", "-auth-realm=My shell", "cat");
+	WITH_PARSE(c, {
+		CHECK_STR(c.auth_header, "X-Forwarded-User");
+		CHECK_STR(c.proxies[0], "127.0.0.1");
+		CHECK(c.basic_auth == NULL);
+	}, "--trusted-proxy=127.0.0.1", "--auth-header=X-Forwarded-User",
+	    "cat");
+	WITH_PARSE(c, {
+		CHECK_STR(c.auth_header, "X-Auth-Request-User");
+		CHECK_STR(c.basic_auth, "pw");
+	}, "--auth-header=X-Auth-Request-User", "--basic-auth=pw",
+	    "--trusted-proxy=::1", "cat");
+	WITH_PARSE(c, {
+		CHECK_STR(c.password_file, "/run/pw");
+	}, "--connect=ws://u@h/", "--password-file=/run/pw");
+
+	CHECK_FAILS("--basic-auth needs a file name", "--basic-auth=", "cat");
+	CHECK_FAILS("--basic-auth needs a value", "--basic-auth");
+	CHECK_FAILS("--auth-realm needs --basic-auth", "--auth-realm=x", "cat");
+	CHECK_FAILS("--auth-realm: not a realm", "--basic-auth=pw",
+	    "--auth-realm=a\"b", "cat");
+	CHECK_FAILS("--auth-realm: not a realm", "--basic-auth=pw",
+	    "--auth-realm=a\\b", "cat");
+	CHECK_FAILS("--auth-realm: not a realm", "--basic-auth=pw",
+	    "--auth-realm=", "cat");
+	CHECK_FAILS("--auth-realm: not a realm", "--basic-auth=pw",
+	    "--auth-realm=a\nb", "cat");
+	CHECK_FAILS("--auth-header needs --trusted-proxy",
+	    "--auth-header=X-Forwarded-User", "cat");
+	CHECK_FAILS("--auth-header: 'X User'", "--trusted-proxy=127.0.0.1",
+	    "--auth-header=X User", "cat");
+	CHECK_FAILS("--auth-header: 'X:U'", "--trusted-proxy=127.0.0.1",
+	    "--auth-header=X:U", "cat");
+	CHECK_FAILS("--auth-header: ''", "--trusted-proxy=127.0.0.1",
+	    "--auth-header=", "cat");
+	CHECK_FAILS("--auth-header: 'authorization'",
+	    "--trusted-proxy=127.0.0.1", "--auth-header=authorization", "cat");
+	/* Each in its own mode. */
+	CHECK_FAILS("--password-file is a client option",
+	    "--password-file=pw", "cat");
+	CHECK_FAILS("--connect is a client: --basic-auth",
+	    "--connect=ws://h/", "--basic-auth=pw");
+	CHECK_FAILS("--connect is a client: --basic-auth",
+	    "--connect=ws://h/", "--auth-realm=r");
+	CHECK_FAILS("--connect is a client: --basic-auth",
+	    "--connect=ws://h/", "--auth-header=X-User");
+}
+
 int
 main(void)
 {
@@ -761,6 +821,7 @@ main(void)
 	test_error_buffer();
 	test_resolve();
 	test_resolve_empty_path_entry();
+	test_auth_flags();
 	remove_tmpdir();
 	return unit_done();
 }
