@@ -110,7 +110,8 @@ spawnmsg_decode(unsigned char *buf, size_t len, struct spawnreq *req)
 	if (len < sizeof h || len > SPAWNMSG_MAX)
 		return -1;
 	memcpy(&h, buf, sizeof h);
-	if (h.type != SPAWNMSG_REQUEST || h.nargv == 0 ||
+	if (h.type != SPAWNMSG_REQUEST || h.pid != 0 || h.value != 0 ||
+	    h.nargv == 0 ||
 	    h.nargv > SPAWNMSG_MAX_STRINGS ||
 	    (h.nenv > SPAWNMSG_MAX_STRINGS && h.nenv != SPAWNMSG_INHERIT_ENV))
 		return -1;

@@ -97,6 +97,10 @@ test_cuts_and_changes(void)
 	memcpy(copy, buf, len);
 	((struct spawnmsg *)(void *)copy)->type = SPAWNMSG_DONE;
 	CHECK_EQ_INT(spawnmsg_decode(copy, len, &req), -1);
+	/* A request's pid and value are 0: nothing unread rides along. */
+	memcpy(copy, buf, len);
+	((struct spawnmsg *)(void *)copy)->value = 1;
+	CHECK_EQ_INT(spawnmsg_decode(copy, len, &req), -1);
 }
 
 int
