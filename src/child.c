@@ -53,8 +53,9 @@ struct child {
 	pid_t			 pid;		/* also the process group */
 	int			 in_fd, err_fd;
 	struct event		*in_ev, *err_ev, *kill_ev;
-	struct event		*out_ev;	/* stdout's wait after the leader */
+	struct event		*out_ev;	/* output's wait after the leader */
 	bool			 stdout_eof;	/* as the network side said */
+	bool			 stderr_abandon; /* its session no longer waits */
 	char			*errbuf;	/* ERRLINE_MAX, once used */
 	size_t			 errlen;
 	bool			 reaped;
@@ -286,16 +287,43 @@ on_kill_timer(evutil_socket_t fd, short what, void *arg)
  * schedule cannot reach. The network thread gives the pipe up (reading what
  * is in it), and the session ends with the leader's status.
  */
+/*
+ * With --passstderr, stderr is output as much as stdout is: the session
+ * waits for its EOF too, so that every line reaches the client before the
+ * close frame.
+ */
+static bool
+child_stderr_pending(const struct child *c)
+{
+	return c->srv->cfg->passstderr && c->err_fd >= 0 && !c->stderr_abandon;
+}
+
+/*
+ * The leader is gone but something it started holds stdout or (with
+ * --passstderr) stderr open: after --closems the session stops waiting.
+ * Later stderr lines go to the log.
+ */
 static void
-on_stdout_wait(evutil_socket_t fd, short what, void *arg)
+on_output_wait(evutil_socket_t fd, short what, void *arg)
 {
 	struct child	*c = arg;
 	struct session	*s = c->s;
 
 	(void)fd;
 	(void)what;
-	if (s == NULL || c->stdout_eof)
+	if (s == NULL)
 		return;
+	if (child_stderr_pending(c)) {
+		log_debug("session=%llu stderr still open after the command "
+		    "exited: no longer waited for",
+		    (unsigned long long)c->session_id);
+		c->stderr_abandon = true;
+	}
+	if (c->stdout_eof) {
+		child_check_done(c);
+		child_maybe_free(c);	/* c may be gone now */
+		return;
+	}
 	log_debug("session=%llu stdout still open after the command exited: "
 	    "closing it", (unsigned long long)c->session_id);
 	session_lock(s);
@@ -360,7 +388,8 @@ on_stderr(evutil_socket_t fd, short what, void *arg)
 	if (eof) {
 		event_del(c->err_ev);
 		close_fd(&c->err_fd);
-		child_maybe_free(c);
+		child_check_done(c);
+		child_maybe_free(c);	/* c may be gone now */
 	}
 }
 
@@ -453,15 +482,22 @@ child_end_session(struct child *c)
 }
 
 /*
- * The leader is reaped and stdout reached EOF: every byte the child wrote is
- * queued, so the session can close with its status, and the main side lets
- * go of the session. The caller frees the child, if it may, as its last act.
+ * The leader is reaped and stdout (and a passed stderr) reached EOF: every
+ * byte the child wrote is queued, so the session can close with its status,
+ * and the main side lets go of the session. The caller frees the child, if
+ * it may, as its last act.
  */
 static void
 child_check_done(struct child *c)
 {
 	if (!c->reaped || !c->stdout_eof || c->s == NULL)
 		return;
+	if (child_stderr_pending(c)) {
+		/* Bounded like stdout's wait: see on_output_wait. */
+		if (!evtimer_pending(c->out_ev, NULL))
+			arm_closems(c, c->out_ev);
+		return;
+	}
 	event_del(c->out_ev);
 	child_end_session(c);
 	/* Anything the leader left in its group gets the schedule too. */
@@ -643,7 +679,7 @@ child_new(struct server *srv, struct session *s, pid_t pid, int in, int err)
 	    on_stdin_writable, c);
 	c->err_ev = event_new(srv->base, err, EV_READ | EV_PERSIST, on_stderr, c);
 	c->kill_ev = evtimer_new(srv->base, on_kill_timer, c);
-	c->out_ev = evtimer_new(srv->base, on_stdout_wait, c);
+	c->out_ev = evtimer_new(srv->base, on_output_wait, c);
 	if (c->in_ev == NULL || c->err_ev == NULL || c->kill_ev == NULL ||
 	    c->out_ev == NULL || event_add(c->err_ev, NULL) == -1) {
 		if (c->in_ev) event_free(c->in_ev);
@@ -872,8 +908,10 @@ children_finish(struct server *srv)
 	struct child	*c;
 	unsigned	 waited;
 
-	TAILQ_FOREACH(c, &srv->children->all, entry)
+	TAILQ_FOREACH(c, &srv->children->all, entry) {
 		c->stdout_eof = true;	/* no more comes, nor is waited for */
+		c->stderr_abandon = true;
+	}
 	children_kill_all(srv);
 	for (waited = 0;; waited += FINISH_NAP_MS) {
 		children_reap(srv);	/* ends the sessions of those reaped */

@@ -31,8 +31,8 @@ import websockets
 import websockets.exceptions
 
 from conftest import (
-    free_port, IO_TIMEOUT, WSBRIDGE, close_of, recv, recv_until_closed,
-                      run, stop_pid, wait_until)
+    free_port, IO_TIMEOUT, WSBRIDGE, close_of, process_gone, recv,
+    recv_until_closed, run, stop_pid, wait_until)
 
 HTTP_CHILDREN = Path(__file__).resolve().parent / "http_children"
 CAT = "/bin/cat"
@@ -952,6 +952,51 @@ def test_passstderr_json_lines(wsbridge):
     assert raw_bad and "\\u00ff" in raw_bad[0], raw_bad
     # Nothing of the child's stderr went to the log instead.
     assert "err one" not in srv.log_text()
+
+
+def test_passstderr_waits_for_stderr_eof(wsbridge):
+    """The exit races the last stderr lines to the server: the close frame
+    still comes after every one of them, session after session."""
+    srv = wsbridge("--passstderr", hchild("stderr_last.sh"))
+    want = [f"err {i}" for i in range(1, 21)]
+
+    async def many():
+        return await asyncio.gather(*(session_messages(srv.url("/"))
+                                      for _ in range(10)))
+    for attempt in range(5):
+        for msgs, close in run(many()):
+            parsed = [json.loads(m) for m in msgs]
+            err = [p["data"] for p in parsed if p["stream"] == "stderr"]
+            assert err == want, (attempt, msgs)
+            assert close == (1000, "exit 0"), attempt
+    assert "stderr:" not in srv.log_text()
+
+
+def test_passstderr_stderr_held_by_grandchild(wsbridge, markers):
+    """Something the command started holds stderr: the session waits
+    --closems for it, not for ever, and then the kill schedule runs."""
+    srv = wsbridge("--closems=300", "--passstderr",
+                   hchild("stderr_held.sh"))
+    try:
+        start = time.monotonic()
+        msgs, close = run(session_messages(srv.url("/")))
+        took = time.monotonic() - start
+        parsed = [json.loads(m) for m in msgs]
+        assert {"stream": "stderr", "data": "err before"} in parsed, msgs
+        assert close == (1000, "exit 0")
+        assert took < 20, took     # the holder sleeps 30 s
+        (acc,) = srv.wait_access(1)
+        assert acc["code"] == "1000"
+        held = int(markers.read("held").strip())
+        assert wait_until(lambda: process_gone(held), 10), \
+            "the holder outlived the kill schedule"
+    finally:
+        text = markers.read("held")
+        if text.strip():
+            try:
+                os.kill(int(text.strip()), signal.SIGKILL)
+            except ProcessLookupError:
+                pass
 
 
 def test_without_passstderr_stderr_goes_to_log(wsbridge):
