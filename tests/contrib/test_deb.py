@@ -116,6 +116,18 @@ def deb_files(deb):
     return out
 
 
+def test_changelog_version_is_configure_ac_version():
+    """Cheap, so in every build: a release that bumps AC_INIT must add a
+    debian/changelog entry, or the .deb would carry the old version."""
+    m = re.search(r"AC_INIT\(\[wsbridge\], \[([^]]+)\]",
+                  (REPO / "configure.ac").read_text())
+    first = (REPO / "debian" / "changelog").read_text().splitlines()[0]
+    v = re.match(r"wsbridge \(([^)]+)\) ", first)
+    assert m and v, (m, first)
+    assert v.group(1).rsplit("-", 1)[0] == m.group(1), \
+        f"debian/changelog says {v.group(1)}, configure.ac {m.group(1)}"
+
+
 def test_package_contents(built):
     _, deb, _ = built
     files = deb_files(deb)
