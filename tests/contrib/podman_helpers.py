@@ -143,6 +143,11 @@ debootstrap --variant=minbase bookworm "$root" "$mirror" >"$root.log" 2>&1 ||
 	{ tail -40 "$root.log" >&2; exit 1; }
 rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/cache/apt/*.bin \
 	"$root"/var/lib/apt/lists/*
+# The base system's manuals, translations and docs, as debian:12-slim has
+# none (about 45 MB); unlike slim, later installs keep theirs (man wsbridge).
+rm -rf "$root"/usr/share/man/* "$root"/usr/share/locale/* \
+	"$root"/usr/share/info/*
+find "$root"/usr/share/doc -type f ! -name copyright -delete
 cat >"$root/etc/apt/apt.conf.d/docker-clean"
 tar -C "$root" -c . | "${@:4}" import -q - "$image"
 '''
