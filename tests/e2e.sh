@@ -20,5 +20,5 @@ if /usr/bin/python3 -c 'import pytest_timeout' 2>/dev/null; then
 	limit=(--timeout="${WSB_TEST_TIMEOUT:-300}")
 fi
 # tests/contrib.sh runs this same script on tests/contrib.
-exec /usr/bin/python3 -m pytest -q -rfE -p no:cacheprovider "${limit[@]}" \
+exec /usr/bin/python3 -m pytest -q -rfEs -p no:cacheprovider "${limit[@]}" \
 	"$srcdir/tests/${WSB_SUITE:-e2e}" "$@"
