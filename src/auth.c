@@ -30,6 +30,7 @@
 #include "config.h"
 #include "http.h"
 #include "log.h"
+#include "monotime.h"
 #include "server.h"
 
 #define AUTH_THREADS	2
@@ -102,15 +103,6 @@ struct auth {
 	pthread_t		 threads[AUTH_THREADS];
 	int			 nthreads;
 };
-
-static uint64_t
-now_ms(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 static void
 file_id_of(const struct stat *st, struct file_id *id)
@@ -275,7 +267,7 @@ answer(struct auth *a, struct job *j, bool stopping)
 {
 	struct auth_result	 r;
 	struct waiter		*w;
-	uint64_t		 now = now_ms();
+	uint64_t		 now = mono_ms();
 
 	TAILQ_REMOVE(&a->flying, j, flight);
 	job_result(j, &r);
@@ -565,7 +557,7 @@ check_basic(struct auth *a, const struct http_request *req,
 	const char	*v;
 	char		 pass[AUTH_PASS_MAX + 1];
 	unsigned char	 mac[32];
-	uint64_t	 now = now_ms(), wait;
+	uint64_t	 now = mono_ms(), wait;
 	enum auth_verdict verdict;
 
 	reload_if_changed(a);

@@ -333,7 +333,7 @@ on_output_wait(evutil_socket_t fd, short what, void *arg)
 }
 
 /* --passstderr: stderr lines go to the client, as JSON, not to the log. */
-static size_t
+static void
 pass_stderr(struct child *c, bool eof)
 {
 	struct session	*s = c->s;
@@ -350,7 +350,6 @@ pass_stderr(struct child *c, bool eof)
 		session_wake_net(s);
 	/* Consumed lines moved out; what stays is a partial line. */
 	c->errlen = left;
-	return 0;
 }
 
 /* Each stderr line goes to the log, tagged with its session. */
@@ -375,7 +374,7 @@ on_stderr(evutil_socket_t fd, short what, void *arg)
 	eof = n <= 0;
 	c->errlen += n > 0 ? (size_t)n : 0;
 	if (c->srv->cfg->passstderr && c->s != NULL)
-		off = pass_stderr(c, eof);
+		pass_stderr(c, eof);
 	while (framing_next_line(c->errbuf + off, c->errlen - off,
 	    ERRLINE_MAX - 1, eof, &msglen, &used)) {
 		log_error("session=%llu stderr: %.*s",
@@ -406,7 +405,6 @@ enum flush_result {
 static enum flush_result
 stdin_flush(struct child *c, struct session *s)
 {
-	size_t		 limit = c->srv->cfg->queue_limit;
 	bool		 wake_net = false;
 	int		 n, error = 0;
 	enum flush_result r;
@@ -415,7 +413,7 @@ stdin_flush(struct child *c, struct session *s)
 	if ((n = session_write_input(s, c->in_fd)) == -1)
 		error = errno;
 	else if (n > 0)
-		wake_net = s->rx_paused && s->to_child_ready < limit / 2;
+		wake_net = s->rx_paused && session_input_has_room(s);
 	r = error != 0 ? FLUSH_BROKEN : s->to_child_ready == 0 ? FLUSH_IDLE :
 	    FLUSH_BLOCKED;
 	session_unlock(s);

@@ -134,6 +134,8 @@ on_client_write(struct bufferevent *bev, void *arg)
 		bufferevent_enable(c->cgi_out, EV_READ);	/* room again */
 }
 
+static void	 respond_text(struct conn *, int, const char *, const char *,
+		     bool);
 static void	 respond(struct conn *, int, const char *, const char *,
 		     const char *, size_t, bool);
 
@@ -155,8 +157,7 @@ cgi_body_timeout(struct conn *c)
 		conn_free(c);
 		return;
 	}
-	respond(c, 408, "text/plain; charset=utf-8", NULL,
-	    "408 Request Timeout\n", 20, false);
+	respond_text(c, 408, NULL, "408 Request Timeout\n", false);
 }
 
 static void
@@ -257,6 +258,15 @@ respond(struct conn *c, int code, const char *type, const char *extra,
 	finish(c);
 }
 
+/* A plain-text answer: errors, redirects' bodies. */
+static void
+respond_text(struct conn *c, int code, const char *extra, const char *text,
+    bool head_only)
+{
+	respond(c, code, "text/plain; charset=utf-8", extra, text, strlen(text),
+	    head_only);
+}
+
 void
 httpd_error(struct server *srv, int fd, size_t headlen, int code,
     const char *body)
@@ -280,8 +290,7 @@ httpd_error_extra(struct server *srv, int fd, size_t headlen, int code,
 		extra = "Allow: GET, HEAD\r\n";
 	snprintf(text, sizeof text, "%d %s\n%s", code, reason_phrase(code),
 	    body != NULL ? body : "");
-	respond(c, code, "text/plain; charset=utf-8", extra, text,
-	    strlen(text), false);
+	respond_text(c, code, extra, text, false);
 }
 
 /* The Host header's name without its port, or our own address. */
@@ -317,8 +326,7 @@ httpd_redirect(struct server *srv, int fd, size_t headlen,
 		conn_free(c);
 		return;
 	}
-	respond(c, 301, "text/plain; charset=utf-8", loc, body, strlen(body),
-	    strcmp(req->method, "HEAD") == 0);
+	respond_text(c, 301, loc, body, strcmp(req->method, "HEAD") == 0);
 	free(loc);
 }
 
@@ -468,8 +476,7 @@ send_file(struct conn *c, const struct http_request *req, const char *file,
 	if (fd == -1 || fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
 		if (fd != -1)
 			close(fd);
-		respond(c, 404, "text/plain; charset=utf-8", NULL,
-		    "404 Not Found\n", 14, head_only);
+		respond_text(c, 404, NULL, "404 Not Found\n", head_only);
 		return;
 	}
 	http_date(st.st_mtime, date, sizeof date);
@@ -508,24 +515,20 @@ serve_static(struct conn *c, const struct http_request *req)
 	struct stat	 st;
 
 	if (!head_only && strcmp(req->method, "GET") != 0) {
-		respond(c, 405, "text/plain; charset=utf-8",
-		    "Allow: GET, HEAD\r\n", "405 Method Not Allowed\n", 23,
-		    false);
+		respond_text(c, 405, "Allow: GET, HEAD\r\n",
+		    "405 Method Not Allowed\n", false);
 		return;
 	}
 	if (http_path_decode(req->target, path, sizeof path) != 0) {
-		respond(c, 403, "text/plain; charset=utf-8", NULL,
-		    "403 Forbidden\n", 14, head_only);
+		respond_text(c, 403, NULL, "403 Forbidden\n", head_only);
 		return;
 	}
 	switch (fsmap_file(root, path, file, sizeof file - 16)) {
 	case FSMAP_FORBIDDEN:
-		respond(c, 403, "text/plain; charset=utf-8", NULL,
-		    "403 Forbidden\n", 14, head_only);
+		respond_text(c, 403, NULL, "403 Forbidden\n", head_only);
 		return;
 	case FSMAP_NOT_FOUND:
-		respond(c, 404, "text/plain; charset=utf-8", NULL,
-		    "404 Not Found\n", 14, head_only);
+		respond_text(c, 404, NULL, "404 Not Found\n", head_only);
 		return;
 	case FSMAP_FOUND:
 		break;
@@ -540,8 +543,7 @@ serve_static(struct conn *c, const struct http_request *req)
 				conn_free(c);
 				return;
 			}
-			respond(c, 301, "text/plain; charset=utf-8", loc,
-			    "moved\n", 6, head_only);
+			respond_text(c, 301, loc, "moved\n", head_only);
 			free(loc);
 			return;
 		}
@@ -549,8 +551,8 @@ serve_static(struct conn *c, const struct http_request *req)
 		if (plen + strlen(INDEX_FILE) >= sizeof path ||
 		    fsmap_file(root, strcat(path, INDEX_FILE), file,
 		    sizeof file) != FSMAP_FOUND) {
-			respond(c, 404, "text/plain; charset=utf-8", NULL,
-			    "404 Not Found\n", 14, head_only);
+			respond_text(c, 404, NULL,
+			    "404 Not Found\n", head_only);
 			return;
 		}
 	}
@@ -656,8 +658,8 @@ on_cgi_read(struct bufferevent *bev, void *arg)
 		if (p.pos == -1) {
 			if (evbuffer_get_length(in) > CGI_HEAD_MAX) {
 				log_error("CGI script sent no header block");
-				respond(c, 502, "text/plain; charset=utf-8",
-				    NULL, "502 Bad Gateway\n", 16, false);
+				respond_text(c, 502, NULL,
+				    "502 Bad Gateway\n", false);
 				cgi_done(c);
 			}
 			return;
@@ -695,8 +697,7 @@ on_cgi_event(struct bufferevent *bev, short what, void *arg)
 	if (!c->head_done) {
 		on_cgi_read(c->cgi_out, c);	/* a head with no body */
 		if (!c->head_done) {
-			respond(c, 502, "text/plain; charset=utf-8", NULL,
-			    "502 Bad Gateway\n", 16, false);
+			respond_text(c, 502, NULL, "502 Bad Gateway\n", false);
 		}
 	}
 	cgi_done(c);
@@ -847,8 +848,8 @@ serve_cgi(struct server *srv, int fd, size_t headlen,
 		close(in[1]);
 		close(out[0]);
 		c->pid = -1;
-		respond(c, 500, "text/plain; charset=utf-8", NULL,
-		    "500 Internal Server Error\n", 26, false);
+		respond_text(c, 500, NULL,
+		    "500 Internal Server Error\n", false);
 		return true;
 	}
 	c->counted = true;

@@ -27,17 +27,18 @@
 #include "child.h"
 #include "config.h"
 #include "env.h"
-#include "http.h"
-#include "listener.h"
 #include "fsmap.h"
+#include "http.h"
 #include "httpd.h"
+#include "listener.h"
 #include "log.h"
 #include "metrics.h"
+#include "monotime.h"
 #include "origin.h"
 #include "resolve.h"
-#include "tls.h"
 #include "server.h"
 #include "session.h"
+#include "tls.h"
 #include "upgrade.h"
 
 #define ACCEPT_BURST	64	/* accepts per wake-up, for fairness */
@@ -86,14 +87,6 @@ struct listeners {
 	char			 scratch[HTTP_HEAD_MAX + 1];
 };
 
-static time_t
-now_sec(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec;
-}
 
 /* "1.2.3.4" or "::1", with IPv4-mapped IPv6 shown as plain IPv4. */
 static void
@@ -674,7 +667,7 @@ on_pending_read(evutil_socket_t fd, short what, void *arg)
 	ssize_t			 n;
 	long			 head;
 
-	if ((what & EV_TIMEOUT) || now_sec() > p->deadline) {
+	if ((what & EV_TIMEOUT) || mono_sec() > p->deadline) {
 		log_debug("request head timed out");
 		reply_error(p, 0, 408, "timeout\n");
 		return;
@@ -722,7 +715,7 @@ pending_start(struct server *srv, int fd, const struct sockaddr_storage *ss,
 	p->redirect = redirect;
 	p->peer = *ss;
 	p->local = *local;
-	p->deadline = now_sec() + HEAD_TIMEOUT;
+	p->deadline = mono_sec() + HEAD_TIMEOUT;
 	/* Edge-triggered: a peek leaves data behind, so wait for new bytes. */
 	p->ev = event_new(srv->base, fd, EV_READ | EV_PERSIST | EV_ET,
 	    on_pending_read, p);

@@ -99,7 +99,7 @@ on_stdin(evutil_socket_t fd, short what, void *arg)
 		log_debug("session=%llu end of input, %zu bytes to send",
 		    (unsigned long long)s->id, evbuffer_get_length(s->to_client));
 		wake = true;
-	} else if (evbuffer_get_length(s->to_client) >= cfg->queue_limit)
+	} else if (session_output_full(s))
 		l->paused = s->stdout_paused = true;
 	if (evbuffer_get_length(s->to_client) == 0 && !l->eof)
 		wake = false;
@@ -147,9 +147,9 @@ local_start(struct server *srv, struct session *s)
 
 /* Remote data goes to stdout as it comes; EPIPE ends us quietly. */
 static int
-local_write(struct server *srv, struct local *l, struct session *s)
+local_write(struct local *l, struct session *s)
 {
-	size_t	 limit = srv->cfg->queue_limit, n, off;
+	size_t	 n, off;
 	ssize_t	 w;
 	bool	 wake_net;
 
@@ -159,7 +159,7 @@ local_write(struct server *srv, struct local *l, struct session *s)
 		    sizeof l->out;
 		evbuffer_remove(s->to_child, l->out, n);
 		s->to_child_ready -= n;
-		wake_net = s->rx_paused && s->to_child_ready < limit / 2;
+		wake_net = s->rx_paused && session_input_has_room(s);
 		session_unlock(s);
 		if (wake_net)
 			session_wake_net(s);
@@ -194,7 +194,6 @@ void
 local_service(struct server *srv, struct session *s)
 {
 	struct local	*l = local_get(srv);
-	size_t		 limit = srv->cfg->queue_limit;
 	bool		 established, gone, resume;
 
 	if (s->main_done)
@@ -202,8 +201,7 @@ local_service(struct server *srv, struct session *s)
 	session_lock(s);
 	established = s->established;
 	gone = s->client_gone;
-	resume = s->stdout_paused &&
-	    evbuffer_get_length(s->to_client) < limit / 2;
+	resume = s->stdout_paused && session_output_has_room(s);
 	if (resume)
 		s->stdout_paused = false;
 	session_unlock(s);
@@ -217,7 +215,7 @@ local_service(struct server *srv, struct session *s)
 		gone = true;
 	}
 	l = local_get(srv);
-	if (l != NULL && local_write(srv, l, s) != 0) {
+	if (l != NULL && local_write(l, s) != 0) {
 		/*
 		 * Our output has nowhere to go: end the session. EPIPE is the
 		 * quiet case (`| head`); anything else (a full disk) is said.

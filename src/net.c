@@ -31,11 +31,12 @@
 #include <libwebsockets.h>
 
 #include "config.h"
-#include "peer.h"
 #include "framing.h"
 #include "http.h"
 #include "log.h"
+#include "monotime.h"
 #include "net.h"
+#include "peer.h"
 #include "server.h"
 #include "session.h"
 
@@ -103,7 +104,6 @@ struct net {
 	z_stream		*zdef[16];	/* by window bits, see deflate_record */
 };
 
-static time_t	 mono_now(void);
 static void	 net_send_now(struct net *, struct session *);
 static int	 net_send_queued(struct net *, struct session *, bool);
 static int	 net_server_writable(struct net *, struct session *);
@@ -243,8 +243,7 @@ net_resume_stdout(struct net *n, struct session *s)
 	if (!s->out_paused || s->out_fd < 0)
 		return;
 	session_lock(s);
-	resume = s->client_gone || evbuffer_get_length(s->to_client) <
-	    n->srv->cfg->queue_limit / 2;
+	resume = s->client_gone || session_output_has_room(s);
 	session_unlock(s);
 	if (resume) {
 		s->out_paused = false;
@@ -256,7 +255,6 @@ net_resume_stdout(struct net *n, struct session *s)
 static void
 net_service(struct net *n, struct session *s)
 {
-	size_t	 limit = n->srv->cfg->queue_limit;
 	bool	 writable, abandon, give_up, stopping, resume = false;
 	int	 out_fd;
 
@@ -283,8 +281,7 @@ net_service(struct net *n, struct session *s)
 	stopping = s->shutdown;
 	writable = s->established && (s->shutdown || s->output_done ||
 	    evbuffer_get_length(s->to_client) > 0);
-	if (s->rx_paused &&
-	    (s->stdin_closed || s->to_child_ready < limit / 2)) {
+	if (s->rx_paused && (s->stdin_closed || session_input_has_room(s))) {
 		s->rx_paused = false;
 		resume = true;
 	}
@@ -383,7 +380,7 @@ queue:
 	queued = evbuffer_get_length(s->to_client);
 	metrics_queue_level(&n->srv->metrics.to_client_hwm, queued);
 	pause = !eof && !closing && !s->client_gone && !s->out_paused &&
-	    queued >= cfg->queue_limit;
+	    session_output_full(s);
 	session_unlock(s);
 	if (pause) {
 		s->out_paused = true;
@@ -517,8 +514,7 @@ net_take_input(struct net *n, struct session *s, const void *in, size_t len,
 		    s->to_child_ready >= BINARY_BATCH))
 			s->to_child_ready = evbuffer_get_length(s->to_child);
 		flush = s->to_child_ready > 0;
-		if (s->to_child_ready >= cfg->queue_limit && !s->rx_paused &&
-		    !s->rx_drain)
+		if (session_input_full(s) && !s->rx_paused && !s->rx_drain)
 			pause = s->rx_paused = true;
 		metrics_queue_level(&n->srv->metrics.to_child_hwm,
 		    evbuffer_get_length(s->to_child));
@@ -570,7 +566,6 @@ static void
 net_flush_stdin(struct net *n)
 {
 	struct session	*s;
-	size_t		 limit = n->srv->cfg->queue_limit;
 	bool		 wake_main, resume;
 
 	while ((s = TAILQ_FIRST(&n->flush_q)) != NULL) {
@@ -583,7 +578,7 @@ net_flush_stdin(struct net *n)
 		if (s->stdin_fd >= 0) {
 			(void)session_write_input(s, s->stdin_fd);
 			wake_main = s->to_child_ready > 0;
-			resume = s->rx_paused && s->to_child_ready < limit / 2;
+			resume = s->rx_paused && session_input_has_room(s);
 			if (resume)
 				s->rx_paused = false;
 		}
@@ -697,7 +692,7 @@ static int
 net_write_one(struct net *n, struct session *s, struct lws *wsi, bool *more_out)
 {
 	size_t		 room = socket_room(lws_get_socket_fd(wsi));
-	size_t		 len = 0, limit = n->srv->cfg->queue_limit;
+	size_t		 len = 0;
 	int		 flags = 0;
 	bool		 send = false, more = false, wake_main = false;
 	bool		 close_now = false, eof = false;
@@ -730,7 +725,7 @@ net_write_one(struct net *n, struct session *s, struct lws *wsi, bool *more_out)
 			    evbuffer_get_length(s->to_client) > 0 ||
 			    s->output_done;
 			wake_main = s->stdout_paused &&
-			    evbuffer_get_length(s->to_client) < limit / 2;
+			    session_output_has_room(s);
 		} else if (s->output_done && client && s->half_close) {
 			/* Our input ended; the remote's close ends the rest. */
 			eof = !s->eof_sent;
@@ -870,7 +865,7 @@ fill_frames(struct net *n, struct session *s, unsigned char *buf,
 	*more = s->out_active || evbuffer_get_length(s->to_client) > 0 ||
 	    s->output_done;
 	*wake_main = used > 0 && s->stdout_paused &&
-	    evbuffer_get_length(s->to_client) < n->srv->cfg->queue_limit / 2;
+	    session_output_has_room(s);
 	session_unlock(s);
 	return used;
 }
@@ -1039,14 +1034,6 @@ add_header_line(struct lws *wsi, const char *line, unsigned char **p,
 	    (const unsigned char *)v, (int)strlen(v), p, end);
 }
 
-static time_t
-mono_now(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec;
-}
 
 /*
  * lws hangs up a peer silent past the idle policy without saying so; a
@@ -1056,7 +1043,7 @@ static bool
 net_ping_timed_out(struct net *n, struct session *s)
 {
 	return n->idle_policy.secs_since_valid_hangup > 0 &&
-	    mono_now() - s->last_rx >= n->idle_policy.secs_since_valid_hangup;
+	    mono_sec() - s->last_rx >= n->idle_policy.secs_since_valid_hangup;
 }
 
 /* The socket is gone: tell the main side, once. */
@@ -1129,7 +1116,7 @@ net_client_check_response(struct session *s, struct lws *wsi)
 static void
 net_established(struct session *s)
 {
-	s->last_rx = mono_now();
+	s->last_rx = mono_sec();
 	session_lock(s);
 	s->established = true;
 	session_unlock(s);
@@ -1161,15 +1148,6 @@ net_client_failed(struct session *s, const char *why)
  * take, and its deflate extension aborted the process with several clients
  * at once; its loop polled every socket at each wake-up.
  */
-
-static uint64_t
-mono_ms(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 /*
  * A paused socket is not read, so a peer that leaves behind data we are
@@ -1814,12 +1792,12 @@ net_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 		net_client_failed(s, in);
 		break;
 	case LWS_CALLBACK_CLIENT_RECEIVE:
-		s->last_rx = mono_now();
+		s->last_rx = mono_sec();
 		return net_receive(n, s, wsi, in, len);
 	case LWS_CALLBACK_CLIENT_WRITEABLE:
 		return net_client_writable(n, s);
 	case LWS_CALLBACK_CLIENT_RECEIVE_PONG:
-		s->last_rx = mono_now();
+		s->last_rx = mono_sec();
 		break;
 	case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
 		return net_peer_close(s, wsi, in, len);

@@ -453,6 +453,39 @@ session_write_input(struct session *s, int fd)
 	return n == -1 && errno != EAGAIN && errno != EINTR ? -1 : 0;
 }
 
+/*
+ * Flow control, the one rule for both directions: the side that fills a
+ * queue is paused once it holds --queuesize bytes, and goes on once the
+ * queue is below half of that, so that a pause and a resume do not
+ * alternate at every message. Input is what is ready for the child's stdin
+ * (our stdout in client mode), output what waits for the socket. Called
+ * with the session locked.
+ */
+bool
+session_input_full(const struct session *s)
+{
+	return s->to_child_ready >= s->srv->cfg->queue_limit;
+}
+
+bool
+session_input_has_room(const struct session *s)
+{
+	return s->to_child_ready < s->srv->cfg->queue_limit / 2;
+}
+
+bool
+session_output_full(const struct session *s)
+{
+	return evbuffer_get_length(s->to_client) >= s->srv->cfg->queue_limit;
+}
+
+bool
+session_output_has_room(const struct session *s)
+{
+	return evbuffer_get_length(s->to_client) <
+	    s->srv->cfg->queue_limit / 2;
+}
+
 /* Queues one message for the client; the caller holds the session lock. */
 void
 session_queue_record(struct session *s, int opcode, const char *data,

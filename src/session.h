@@ -14,6 +14,7 @@
 #include <sys/types.h>
 #include <time.h>
 
+#include "child.h"
 #include "framing.h"
 #include "wsframe.h"
 
@@ -141,7 +142,7 @@ struct session {
 	bool			 hup_watched;
 
 	/* Main thread only. */
-	int			 pipes[6];	/* child_make_pipes', unused yet */
+	int			 pipes[CHILD_PIPE_FDS]; /* until the spawn takes them */
 	struct child		*child;
 	bool			 main_done;	/* main's reference dropped */
 	bool			 holds_fork;	/* counts against --maxforks */
@@ -196,6 +197,10 @@ const char	*session_closed_by_name(enum closed_by);
 void		 session_queue_record(struct session *, int, const char *,
 		     size_t);
 int		 session_write_input(struct session *, int);
+bool		 session_input_full(const struct session *);
+bool		 session_input_has_room(const struct session *);
+bool		 session_output_full(const struct session *);
+bool		 session_output_has_room(const struct session *);
 void		 session_queue_lines(struct session *, const char *, char *,
 		     size_t *, size_t, bool);
 

@@ -36,6 +36,7 @@
 #include <event2/event.h>
 
 #include "log.h"
+#include "monotime.h"
 #include "spawner.h"
 #include "spawnmsg.h"
 
@@ -126,15 +127,6 @@ spawner_say(int type, pid_t pid, int value)
 			_exit(0);
 }
 
-static uint64_t
-now_ms(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /*
  * Reaping. waitpid(-1) walks every child of ours on each call, and the
  * last call of a loop (the one that finds none) walks them all: with
@@ -172,14 +164,14 @@ reap_all(struct reaper *r)
 	while ((pid = waitpid(-1, &st, WNOHANG)) > 0)
 		spawner_say(SPAWNMSG_EXITED, pid, st);
 	r->sweep_due = false;
-	r->last_sweep_ms = now_ms();
+	r->last_sweep_ms = mono_ms();
 }
 
 /* The poll's timeout: when the next sweep is due, or never (-1). */
 static int
 reap_timeout(const struct reaper *r)
 {
-	uint64_t	 since = now_ms() - r->last_sweep_ms;
+	uint64_t	 since = mono_ms() - r->last_sweep_ms;
 
 	if (!r->sweep_due)
 		return -1;
