@@ -1,8 +1,10 @@
 /*
- * The main thread's side of a session: the child process, its stdin and
- * stderr pipes and its kill schedule. Its stdout goes to the network thread
- * (net.c reads it), so output reaches the socket without a hop between the
- * threads; that thread reports its EOF in s->stdout_eof. A child object
+ * The main thread's side of a session: the child process, its stderr pipe
+ * and its kill schedule. Its stdin and stdout belong to the network thread
+ * (net.c writes the one and reads the other), so data goes between socket
+ * and pipe without a hop between the threads; that thread reports stdout's
+ * EOF in s->stdout_eof, and closes stdin when main asks (stdin_close_req),
+ * reporting it in s->stdin_closed. A child object
  * outlives its session when the process group lingers, so that nothing it
  * started escapes the schedule.
  *
@@ -39,6 +41,12 @@
 #define FINISH_NAP_MS	10
 
 #define ERRLINE_MAX	4096
+/*
+ * How long SIGTERM waits for the network thread to close stdin, so that
+ * EOF comes first. It answers at once; this only bounds a thread that
+ * cannot (it never happened).
+ */
+#define STDIN_CLOSE_WAIT_MS 1000
 
 enum kill_stage {
 	KILL_NONE,	/* nothing sent yet */
@@ -51,8 +59,8 @@ struct child {
 	struct session		*s;		/* NULL once the session ended */
 	uint64_t		 session_id;
 	pid_t			 pid;		/* also the process group */
-	int			 in_fd, err_fd;
-	struct event		*in_ev, *err_ev, *kill_ev;
+	int			 err_fd;
+	struct event		*err_ev, *kill_ev;
 	struct event		*out_ev;	/* output's wait after the leader */
 	bool			 stdout_eof;	/* as the network side said */
 	bool			 stderr_abandon; /* its session no longer waits */
@@ -60,6 +68,10 @@ struct child {
 	size_t			 errlen;
 	bool			 reaped;
 	bool			 hup_sent;
+	bool			 stdin_asked;	/* its EOF is asked for */
+	bool			 stdin_closed;	/* the network said it is done */
+	bool			 grace_on_close; /* then the kill schedule */
+	bool			 term_on_close;	/* then SIGTERM, see on_kill_timer */
 	int			 wstatus;
 	enum kill_stage		 stage;
 	bool			 holds_fork;	/* from its session */
@@ -74,6 +86,7 @@ struct children {
 };
 
 static void	 child_check_done(struct child *);
+static void	 child_stdin_closed(struct child *);
 static void	 child_maybe_free(struct child *);
 static void	 child_destroy(struct child *);
 static void	 close_fd(int *);
@@ -195,14 +208,28 @@ group_alive(struct child *c)
 
 /* Every wait of a child's end is --closems long. */
 static void
-arm_closems(struct child *c, struct event *ev)
+arm_ms(struct event *ev, unsigned ms)
 {
 	struct timeval	 tv;
-	unsigned	 ms = c->srv->cfg->closems;
 
 	tv.tv_sec = ms / 1000;
 	tv.tv_usec = (ms % 1000) * 1000;
 	evtimer_add(ev, &tv);
+}
+
+static void
+arm_closems(struct child *c, struct event *ev)
+{
+	arm_ms(ev, c->srv->cfg->closems);
+}
+
+/* The first grace ran out: SIGTERM to the group, SIGKILL after the next. */
+static void
+child_send_term(struct child *c)
+{
+	signal_group(c, SIGTERM);
+	c->stage = KILL_TERM;
+	arm_closems(c, c->kill_ev);
 }
 
 /* Starts the kill schedule unless it already runs. */
@@ -214,32 +241,46 @@ start_grace(struct child *c)
 }
 
 /*
- * EOF on the child's stdin: whatever was queued for it is dropped. The kill
- * schedule starts too, unless a half-closed client still waits for output.
+ * EOF on the child's stdin, which the network thread owns: we ask for it,
+ * and whatever was queued for the child is dropped there. The kill
+ * schedule, if asked for, starts once the pipe is closed (child_service),
+ * so that the child always sees EOF before any signal of the schedule.
  */
 static void
 child_close_stdin(struct child *c, bool schedule)
 {
 	struct session	*s = c->s;
-	bool		 wake_net = false;
 
-	if (c->in_fd < 0)
-		return;
-	event_del(c->in_ev);
-	if (s != NULL) {
-		session_lock(s);
-		s->stdin_fd = -1;	/* before close: the network writes it */
-		s->stdin_closed = true;
-		evbuffer_drain(s->to_child, evbuffer_get_length(s->to_child));
-		s->to_child_ready = 0;
-		wake_net = s->rx_paused;
-		session_unlock(s);
-		if (wake_net)
-			session_wake_net(s);
-	}
-	close_fd(&c->in_fd);
 	if (schedule)
+		c->grace_on_close = true;
+	if (s == NULL || c->stdin_closed) {
+		/* Nothing left to wait for: the session is over or it is shut. */
+		c->stdin_closed = true;
+		child_stdin_closed(c);
+		return;
+	}
+	if (c->stdin_asked)
+		return;
+	c->stdin_asked = true;
+	session_lock(s);
+	s->stdin_close_req = true;
+	session_unlock(s);
+	session_wake_net(s);
+}
+
+/* The pipe is closed: what waited for it goes ahead. */
+static void
+child_stdin_closed(struct child *c)
+{
+	if (c->grace_on_close) {
+		c->grace_on_close = false;
 		start_grace(c);
+	}
+	if (c->term_on_close && c->stage == KILL_NONE) {
+		c->term_on_close = false;
+		event_del(c->kill_ev);
+		child_send_term(c);
+	}
 }
 
 /*
@@ -260,7 +301,7 @@ on_kill_timer(evutil_socket_t fd, short what, void *arg)
 		child_maybe_free(c);
 		return;
 	}
-	if (c->stage == KILL_NONE) {
+	if (c->stage == KILL_NONE && !c->term_on_close) {
 		if (s != NULL && c->stdout_eof && !c->reaped) {
 			session_lock(s);
 			if (!s->client_gone)
@@ -270,10 +311,18 @@ on_kill_timer(evutil_socket_t fd, short what, void *arg)
 			session_unlock(s);
 			session_wake_net(s);
 		}
-		child_close_stdin(c, true);	/* what it did not read is dropped */
-		signal_group(c, SIGTERM);
-		c->stage = KILL_TERM;
-		arm_closems(c, c->kill_ev);
+		/* What it did not read is dropped; EOF comes before SIGTERM. */
+		child_close_stdin(c, false);
+		if (!c->stdin_closed) {
+			c->term_on_close = true;
+			arm_ms(c->kill_ev, STDIN_CLOSE_WAIT_MS);
+			return;
+		}
+	}
+	if (c->stage == KILL_NONE) {
+		/* Closed, or (never seen) the network did not answer. */
+		c->term_on_close = false;
+		child_send_term(c);
 		return;
 	}
 	signal_group(c, SIGKILL);
@@ -281,12 +330,6 @@ on_kill_timer(evutil_socket_t fd, short what, void *arg)
 	child_maybe_free(c);
 }
 
-/*
- * The leader is gone and --closems later its stdout is still open: held by
- * something it started, maybe outside the group (setsid), where the kill
- * schedule cannot reach. The network thread gives the pipe up (reading what
- * is in it), and the session ends with the leader's status.
- */
 /*
  * With --passstderr, stderr is output as much as stdout is: the session
  * waits for its EOF too, so that every line reaches the client before the
@@ -299,9 +342,11 @@ child_stderr_pending(const struct child *c)
 }
 
 /*
- * The leader is gone but something it started holds stdout or (with
- * --passstderr) stderr open: after --closems the session stops waiting.
- * Later stderr lines go to the log.
+ * The leader is gone and --closems later its stdout (or, with
+ * --passstderr, stderr) is still open: held by something it started, maybe
+ * outside the group (setsid), where the kill schedule cannot reach. The
+ * network thread gives stdout up (reading what is in it), later stderr
+ * lines go to the log, and the session ends with the leader's status.
  */
 static void
 on_output_wait(evutil_socket_t fd, short what, void *arg)
@@ -392,65 +437,6 @@ on_stderr(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
-enum flush_result {
-	FLUSH_IDLE,	/* everything ready was written */
-	FLUSH_BLOCKED,	/* the pipe is full: wait for it */
-	FLUSH_BROKEN,	/* the child closed its stdin */
-};
-
-/*
- * Writes what is ready for stdin at once; only a full pipe makes us wait
- * for EV_WRITE, so the common case costs one writev and no epoll_ctl.
- */
-static enum flush_result
-stdin_flush(struct child *c, struct session *s)
-{
-	bool		 wake_net = false;
-	int		 n, error = 0;
-	enum flush_result r;
-
-	session_lock(s);
-	if ((n = session_write_input(s, c->in_fd)) == -1)
-		error = errno;
-	else if (n > 0)
-		wake_net = s->rx_paused && session_input_has_room(s);
-	r = error != 0 ? FLUSH_BROKEN : s->to_child_ready == 0 ? FLUSH_IDLE :
-	    FLUSH_BLOCKED;
-	session_unlock(s);
-	if (wake_net)
-		session_wake_net(s);
-	if (r == FLUSH_BROKEN)
-		log_debug("session=%llu write stdin: %s",
-		    (unsigned long long)c->session_id, strerror(error));
-	return r;
-}
-
-static void
-on_stdin_writable(evutil_socket_t fd, short what, void *arg)
-{
-	struct child	*c = arg;
-	struct session	*s = c->s;
-
-	(void)fd;
-	(void)what;
-	if (s == NULL) {
-		child_close_stdin(c, true);
-		return;
-	}
-	switch (stdin_flush(c, s)) {
-	case FLUSH_BROKEN:
-		/* EPIPE: the child closed its stdin; input has nowhere to go. */
-		child_close_stdin(c, false);
-		break;
-	case FLUSH_IDLE:
-		event_del(c->in_ev);
-		child_service(c->srv, s);
-		break;
-	case FLUSH_BLOCKED:
-		break;
-	}
-}
-
 /*
  * The main side lets go of the session, with the leader's status if it was
  * reaped (only a leader that would not die at exit is not).
@@ -523,11 +509,9 @@ child_maybe_free(struct child *c)
 static void
 child_destroy(struct child *c)
 {
-	event_free(c->in_ev);
 	event_free(c->err_ev);
 	event_free(c->kill_ev);
 	event_free(c->out_ev);
-	close_fd(&c->in_fd);
 	close_fd(&c->err_fd);
 	free(c->errbuf);
 	free(c);
@@ -661,7 +645,7 @@ child_close_pipes(int fds[CHILD_PIPE_FDS])
 }
 
 static struct child *
-child_new(struct server *srv, struct session *s, pid_t pid, int in, int err)
+child_new(struct server *srv, struct session *s, pid_t pid, int err)
 {
 	struct child	*c;
 
@@ -671,16 +655,12 @@ child_new(struct server *srv, struct session *s, pid_t pid, int in, int err)
 	c->s = s;
 	c->session_id = s->id;
 	c->pid = pid;
-	c->in_fd = in;
 	c->err_fd = err;
-	c->in_ev = event_new(srv->base, in, EV_WRITE | EV_PERSIST,
-	    on_stdin_writable, c);
 	c->err_ev = event_new(srv->base, err, EV_READ | EV_PERSIST, on_stderr, c);
 	c->kill_ev = evtimer_new(srv->base, on_kill_timer, c);
 	c->out_ev = evtimer_new(srv->base, on_output_wait, c);
-	if (c->in_ev == NULL || c->err_ev == NULL || c->kill_ev == NULL ||
-	    c->out_ev == NULL || event_add(c->err_ev, NULL) == -1) {
-		if (c->in_ev) event_free(c->in_ev);
+	if (c->err_ev == NULL || c->kill_ev == NULL || c->out_ev == NULL ||
+	    event_add(c->err_ev, NULL) == -1) {
 		if (c->err_ev) event_free(c->err_ev);
 		if (c->kill_ev) event_free(c->kill_ev);
 		if (c->out_ev) event_free(c->out_ev);
@@ -750,7 +730,7 @@ child_spawn(struct server *srv, struct session *s)
 		spawn_failed(srv, s, strerror(error));
 		return;
 	}
-	if ((c = child_new(srv, s, pid, in[1], err[0])) == NULL) {
+	if ((c = child_new(srv, s, pid, err[0])) == NULL) {
 		/* It runs, but we cannot watch it: stop it now. */
 		kill(-pid, SIGKILL);
 		close_pipes(in, out, err);
@@ -805,7 +785,7 @@ void
 child_service(struct server *srv, struct session *s)
 {
 	struct child	*c = s->child;
-	bool		 gone, eof, abnormal, has_input, stdout_eof;
+	bool		 gone, eof, abnormal, has_input, stdout_eof, stdin_closed;
 
 	if (s->main_done)
 		return;
@@ -820,26 +800,18 @@ child_service(struct server *srv, struct session *s)
 	    s->closed_by == CLOSED_PROTOCOL);
 	has_input = s->to_child_ready > 0;
 	stdout_eof = s->stdout_eof;
+	stdin_closed = s->stdin_closed;
 	session_unlock(s);
 	if (abnormal && !c->hup_sent) {
 		c->hup_sent = true;
 		signal_group(c, SIGHUP);
 	}
-	if (c->in_fd >= 0 && has_input && !event_pending(c->in_ev, EV_WRITE,
-	    NULL)) {
-		switch (stdin_flush(c, s)) {
-		case FLUSH_BROKEN:
-			child_close_stdin(c, false);
-			break;
-		case FLUSH_BLOCKED:
-			event_add(c->in_ev, NULL);
-			break;
-		case FLUSH_IDLE:
-			has_input = false;
-			break;
-		}
+	if (stdin_closed && !c->stdin_closed) {
+		c->stdin_closed = true;
+		child_stdin_closed(c);
 	}
-	if (c->in_fd >= 0 && !has_input && eof)
+	/* The network writes stdin; once all is in, EOF is ours to ask. */
+	if (!has_input && eof)
 		child_close_stdin(c, gone);
 	/*
 	 * Queued input still goes in, but a child that will not read it must

@@ -7,10 +7,11 @@
  * sockets and session work over through the hub and wakes this thread
  * (net_wake), and this thread alone touches a connection.
  *
- * It also reads each child's stdout: output then goes from the pipe to the
- * socket on one thread, with no wake-up of the main thread in between. The
- * pipes sit in an epoll set of our own (outpoll), whose one fd is in the
- * loop: one event for every pipe, and the same code for both loops.
+ * It also reads each child's stdout and writes its stdin: data goes
+ * between pipe and socket on one thread, with no wake-up of the main thread
+ * in between, and each pipe has one owner. The pipes sit in an epoll set
+ * of our own (outpoll), whose one fd is in the loop: one event for every
+ * pipe, and the same code for both loops.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -96,6 +97,7 @@ struct net {
 	int			 outpoll;	/* epoll set of the stdout pipes */
 	bool			 outpoll_lws;	/* a client's: lws closes it */
 	TAILQ_HEAD(, session)	 readers;	/* sessions with a pipe in it */
+	TAILQ_HEAD(, session)	 writers;	/* those with a stdin in it */
 	struct lws_protocols	 protocols[2];	/* ours, the terminator */
 	unsigned char		 sendbuf[LWS_PRE + SEND_CHUNK + FRAME_HEADER];
 	char			 readbuf[READ_CHUNK];
@@ -109,6 +111,9 @@ static int	 net_send_queued(struct net *, struct session *, bool);
 static int	 net_server_writable(struct net *, struct session *);
 static void	 net_resume_stdout(struct net *, struct session *);
 static void	 net_close_stdout(struct net *, struct session *, bool);
+static void	 net_adopt_stdin(struct net *, struct session *, int);
+static void	 net_close_stdin(struct net *, struct session *);
+static void	 stdin_event(struct net *, struct session *, uint32_t);
 static void	 net_peer_hung_up(struct net *, struct session *);
 static void	 watch_hangup(struct net *, struct session *, bool);
 static void	 net_hold_rx(struct net *, struct session *);
@@ -220,7 +225,6 @@ net_adopt_stdout(struct net *n, struct session *s, int fd)
 
 	memset(&ev, 0, sizeof ev);
 	ev.events = EPOLLIN;
-	s->out_watch.s = s;
 	ev.data.ptr = &s->out_watch;
 	if (epoll_ctl(n->outpoll, EPOLL_CTL_ADD, fd, &ev) == -1) {
 		log_error("session=%llu cannot watch the child's stdout: %s",
@@ -255,8 +259,8 @@ net_resume_stdout(struct net *n, struct session *s)
 static void
 net_service(struct net *n, struct session *s)
 {
-	bool	 writable, abandon, give_up, stopping, resume = false;
-	int	 out_fd;
+	bool	 writable, abandon, give_up, stopping, close_in, resume = false;
+	int	 out_fd, in_fd;
 
 	if (s->fd >= 0) {
 		out_fd = s->fd;
@@ -267,10 +271,17 @@ net_service(struct net *n, struct session *s)
 	session_lock(s);
 	out_fd = s->stdout_fd;
 	s->stdout_fd = -1;
+	in_fd = s->stdin_fd;
+	s->stdin_fd = -1;
+	close_in = s->stdin_close_req;
 	give_up = s->stdout_abandon;
 	session_unlock(s);
 	if (out_fd >= 0)
 		net_adopt_stdout(n, s, out_fd);
+	if (in_fd >= 0)
+		net_adopt_stdin(n, s, in_fd);
+	if (close_in && s->in_fd >= 0)
+		net_close_stdin(n, s);
 	/* The leader is gone and main waited long enough for stdout's EOF. */
 	if (give_up && s->out_fd >= 0)
 		net_close_stdout(n, s, true);
@@ -456,10 +467,20 @@ net_poll_stdouts(struct net *n)
 	for (i = 0; i < k; i++) {
 		w = ev[i].data.ptr;
 		s = w->s;
-		if (w->socket)
+		switch (w->kind) {
+		case WATCH_SOCKET:
 			net_peer_hung_up(n, s);
-		else if (net_read_stdout(n, s, s->out_fd, false) < 0)
-			net_close_stdout(n, s, false);
+			break;
+		case WATCH_STDIN:
+			/* Room, or EPOLLERR: the write says which. */
+			if (s->in_fd >= 0)
+				stdin_event(n, s, ev[i].events);
+			break;
+		case WATCH_STDOUT:
+			if (net_read_stdout(n, s, s->out_fd, false) < 0)
+				net_close_stdout(n, s, false);
+			break;
+		}
 	}
 }
 
@@ -554,41 +575,160 @@ net_receive(struct net *n, struct session *s, struct lws *wsi,
 }
 
 /*
- * Input that arrived in one round of lws's loop goes to the children at
- * its end: one writev per session per round however many messages came,
- * and no wake-up of the main thread. A full or broken pipe is main's
- * business (it waits for EV_WRITE, or closes stdin), so only then is it
- * woken. Main writes stdin too, for what was queued before the child
- * existed and after a full pipe; both write under the session's lock,
- * and main sets s->stdin_fd to -1 before it closes the pipe.
+ * The child's stdin is this thread's alone, like its stdout: main hands
+ * the pipe over at the spawn and asks for EOF (stdin_close_req); only this
+ * thread writes it or closes it. It sits in the stdout set with no events
+ * asked for until a write finds the pipe full, then with EPOLLOUT until
+ * it takes the rest. EPOLLERR (the child closed its end) comes anyway.
+ */
+static void
+watch_stdin(struct net *n, struct session *s, bool writable)
+{
+	struct epoll_event	 ev;
+
+	if (s->in_blocked == writable)
+		return;
+	memset(&ev, 0, sizeof ev);
+	ev.events = writable ? EPOLLOUT : 0;
+	ev.data.ptr = &s->in_watch;
+	if (epoll_ctl(n->outpoll, EPOLL_CTL_MOD, s->in_fd, &ev) == -1) {
+		log_error("session=%llu epoll_ctl(stdin): %s",
+		    (unsigned long long)s->id, strerror(errno));
+		return;
+	}
+	s->in_blocked = writable;
+}
+
+/*
+ * EOF on the child's stdin: what was queued for it is dropped, and a
+ * socket held back for it is read again (its input is dropped too now).
+ * Main learns it, and starts the kill schedule if it asked for one.
+ */
+static void
+net_close_stdin(struct net *n, struct session *s)
+{
+	bool	 resume;
+
+	if (epoll_ctl(n->outpoll, EPOLL_CTL_DEL, s->in_fd, NULL) == -1)
+		log_error("session=%llu epoll_ctl(stdin, DEL): %s",
+		    (unsigned long long)s->id, strerror(errno));
+	close(s->in_fd);
+	s->in_fd = -1;
+	s->in_blocked = false;
+	TAILQ_REMOVE(&n->writers, s, in_entry);
+	session_lock(s);
+	s->stdin_closed = true;
+	evbuffer_drain(s->to_child, evbuffer_get_length(s->to_child));
+	s->to_child_ready = 0;
+	resume = s->rx_paused;
+	s->rx_paused = false;
+	session_unlock(s);
+	if (resume)
+		net_resume_rx(n, s);
+	session_wake_main(s);
+	session_unref(s);
+}
+
+/*
+ * Writes what is ready for stdin: one writev for everything that arrived
+ * in a round. A full pipe waits for EPOLLOUT, a broken one is closed.
+ * Main is woken when the queue empties under a client that has finished
+ * sending, since its EOF is main's to ask for.
+ */
+static void
+net_write_stdin(struct net *n, struct session *s)
+{
+	bool	 broken, blocked, resume, wake_main;
+	int	 r, error;
+
+	session_lock(s);
+	r = session_write_input(s, s->in_fd);
+	error = errno;
+	broken = r == -1;
+	blocked = !broken && s->to_child_ready > 0;
+	resume = s->rx_paused && session_input_has_room(s);
+	if (resume)
+		s->rx_paused = false;
+	wake_main = r > 0 && s->to_child_ready == 0 &&
+	    (s->client_eof || s->client_gone);
+	session_unlock(s);
+	if (broken) {
+		log_debug("session=%llu write stdin: %s",
+		    (unsigned long long)s->id, strerror(error));
+		net_close_stdin(n, s);
+		return;
+	}
+	watch_stdin(n, s, blocked);
+	if (resume)
+		net_resume_rx(n, s);
+	if (wake_main)
+		session_wake_main(s);
+}
+
+/* Room in the pipe, or (EPOLLERR) no reader left: nothing can go in. */
+static void
+stdin_event(struct net *n, struct session *s, uint32_t events)
+{
+	if (events & (EPOLLERR | EPOLLHUP))
+		net_close_stdin(n, s);
+	else
+		net_write_stdin(n, s);
+}
+
+/* The child's stdin joins the set, and what waited for it is written. */
+static void
+net_adopt_stdin(struct net *n, struct session *s, int fd)
+{
+	struct epoll_event	 ev;
+
+	memset(&ev, 0, sizeof ev);
+	ev.data.ptr = &s->in_watch;
+	if (epoll_ctl(n->outpoll, EPOLL_CTL_ADD, fd, &ev) == -1) {
+		log_error("session=%llu cannot watch the child's stdin: %s",
+		    (unsigned long long)s->id, strerror(errno));
+		close(fd);
+		session_lock(s);
+		s->stdin_closed = true;
+		session_unlock(s);
+		session_wake_main(s);
+		return;
+	}
+	session_ref(s);
+	s->in_fd = fd;
+	TAILQ_INSERT_TAIL(&n->writers, s, in_entry);
+	net_write_stdin(n, s);
+}
+
+/*
+ * Input that arrived in one round of the loop goes to the children at its
+ * end: one writev per session per round however many messages came. A
+ * client's input is written to our stdout by main (local.c).
  */
 static void
 net_flush_stdin(struct net *n)
 {
 	struct session	*s;
-	bool		 wake_main, resume;
 
 	while ((s = TAILQ_FIRST(&n->flush_q)) != NULL) {
 		TAILQ_REMOVE(&n->flush_q, s, flush_entry);
 		s->on_flush = false;
-		resume = false;
-		session_lock(s);
-		/* No pipe (yet): main writes it, or local.c our stdout. */
-		wake_main = s->stdin_fd < 0;
-		if (s->stdin_fd >= 0) {
-			(void)session_write_input(s, s->stdin_fd);
-			wake_main = s->to_child_ready > 0;
-			resume = s->rx_paused && session_input_has_room(s);
-			if (resume)
-				s->rx_paused = false;
-		}
-		session_unlock(s);
-		if (resume)
-			net_resume_rx(n, s);
-		if (wake_main)
+		if (s->in_fd >= 0)
+			net_write_stdin(n, s);
+		else if (n->srv->cfg->connect_url != NULL)
 			session_wake_main(s);
+		/* Else no pipe yet: net_adopt_stdin writes it. */
 		session_unref(s);
 	}
+}
+
+/* At the stop: every child's stdin still open gets its EOF. */
+static void
+net_close_stdins(struct net *n)
+{
+	struct session	*s;
+
+	while ((s = TAILQ_FIRST(&n->writers)) != NULL)
+		net_close_stdin(n, s);
 }
 
 /*
@@ -1741,9 +1881,6 @@ net_server_adopt(struct net *n, struct session *s, int fd)
 		net_adopt_failed(s);
 		return;
 	}
-	s->out_watch.s = s;
-	s->hup_watch.s = s;
-	s->hup_watch.socket = true;
 	wsrx_init(&s->rx, cfg->max_message, s->deflate, true);
 	if (peer_send(s->peer, s->reply, s->reply_len) != 0) {
 		peer_kill(s->peer);
@@ -1856,6 +1993,7 @@ net_run(void *arg)
 		net_flush_stdin(n);
 	}
 	net_flush_stdin(n);	/* lets go of the sessions it holds */
+	net_close_stdins(n);
 	net_close_stdouts(n);
 	if (n->base != NULL)
 		peers_close_all(&n->peers);	/* a client's: lws_context_destroy */
@@ -2119,6 +2257,7 @@ net_start(struct server *srv, struct session *client)
 	}
 	n->srv = srv;
 	TAILQ_INIT(&n->flush_q);
+	TAILQ_INIT(&n->writers);
 	TAILQ_INIT(&n->readers);
 	if ((n->outpoll = epoll_create1(EPOLL_CLOEXEC)) == -1) {
 		log_fatal("epoll_create1: %s", strerror(errno));

@@ -143,6 +143,11 @@ session_create(struct server *srv)
 	s->stdin_fd = -1;
 	s->stdout_fd = -1;
 	s->out_fd = -1;
+	s->in_fd = -1;
+	s->out_watch.s = s->in_watch.s = s->hup_watch.s = s;
+	s->out_watch.kind = WATCH_STDOUT;
+	s->in_watch.kind = WATCH_STDIN;
+	s->hup_watch.kind = WATCH_SOCKET;
 	memset(s->pipes, -1, sizeof s->pipes);
 	if (s->to_child == NULL || s->to_client == NULL) {
 		if (s->to_child != NULL)
@@ -314,6 +319,8 @@ session_free(struct session *s)
 	free(s->reply);		/* never adopted */
 	if (s->stdout_fd >= 0)
 		close(s->stdout_fd);	/* spawned, but never adopted */
+	if (s->stdin_fd >= 0)
+		close(s->stdin_fd);
 	for (i = 0; i < sizeof s->pipes / sizeof s->pipes[0]; i++)
 		if (s->pipes[i] >= 0)
 			close(s->pipes[i]);	/* the child never ran */

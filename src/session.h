@@ -73,12 +73,13 @@ struct session {
 	bool			 client_eof;	/* half-closed: no more input */
 	bool			 rx_paused;	/* socket reads stopped */
 	bool			 stdout_paused;	/* client mode: stdin reads stopped */
-	bool			 stdin_closed;	/* nothing more reaches it */
+	bool			 stdin_closed;	/* the network closed it */
+	bool			 stdin_close_req; /* main: close it (EOF) */
 	bool			 output_done;	/* close once queue is sent */
 	bool			 shutdown;	/* server stopping: 1001 */
 	bool			 spawned;
 	bool			 exited;
-	int			 stdin_fd;	/* either side writes it, see net.c */
+	int			 stdin_fd;	/* main hands it to the network */
 	int			 stdout_fd;	/* main hands it to the network */
 	bool			 stdout_eof;	/* the network read it to the end */
 	bool			 stdout_abandon; /* main: leader gone, give it up */
@@ -135,10 +136,17 @@ struct session {
 	bool			 rx_drain;	/* peer left: read it all */
 	bool			 rx_held;	/* paused: parse no further */
 	bool			 stop_seen;	/* the stop's send deadline is set */
+	int			 in_fd;		/* the child's stdin, written */
+	TAILQ_ENTRY(session)	 in_entry;	/* on the list of those */
+	bool			 in_blocked;	/* full: waiting for EPOLLOUT */
 	struct net_watch {
 		struct session	*s;
-		bool		 socket;	/* else the child's stdout */
-	}			 out_watch, hup_watch;
+		enum net_watch_kind {
+			WATCH_STDOUT,
+			WATCH_STDIN,
+			WATCH_SOCKET,	/* a held socket's hang-up */
+		}		 kind;
+	}			 out_watch, in_watch, hup_watch;
 	bool			 hup_watched;
 
 	/* Main thread only. */

@@ -2,6 +2,7 @@
 and do not hold up other sessions."""
 
 import asyncio
+import hashlib
 import os
 import time
 
@@ -87,6 +88,35 @@ def test_client_flood_to_non_reading_child(wsbridge):
     assert stalled, f"sent {sent} bytes to a child that never reads"
     assert sent < limit
     assert peak < RSS_LIMIT_KIB, f"VmRSS {peak} KiB"
+
+
+@pytest.mark.parametrize("mode", ["line", "binary"])
+def test_input_beyond_a_full_pipe_then_close_all_arrives(wsbridge, markers,
+                                                         mode):
+    """The child reads nothing at first: its pipe fills, the queue fills,
+    the socket is held. Then the client closes. Every byte still reaches
+    the child, in order, before its EOF, and no signal comes first."""
+    srv = wsbridge("--closems=2000", *(["--binary"] if mode == "binary"
+                                      else []), child("late_sum.sh"))
+    if mode == "binary":
+        msgs = [os.urandom(64 * 1024) for _ in range(16)]     # 1 MiB
+        expect = b"".join(msgs)
+    else:
+        msgs = [os.urandom(3000).hex() for _ in range(200)]    # 1.2 MB
+        expect = "".join(m + "\n" for m in msgs).encode()
+
+    async def go():
+        async with websockets.connect(srv.url(), compression=None,
+                                      close_timeout=30) as ws:
+            for m in msgs:
+                await asyncio.wait_for(ws.send(m), 30)
+    run(go(), timeout=60)
+    assert markers.wait_exists("sum", 30), markers.read("events")
+    assert markers.read("sum").strip() == hashlib.sha256(expect).hexdigest()
+    assert "TERM" not in markers.read("events")
+    (acc,) = srv.wait_access(1)
+    assert acc["exit"] == "0", acc
+    assert acc["bytes_in"] == str(sum(len(m) for m in msgs)), acc
 
 
 def read_frames(sock, buf, deadline, max_frames=200000):
