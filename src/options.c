@@ -116,18 +116,20 @@ options_bool(const struct option_entry *o, const char *v, bool *b,
 	    o->name, v);
 }
 
-/* Digits only: strtoull alone would take " 1", "+1" and "-1". */
 static int
 apply_number(struct config *c, const struct option_entry *o, const char *v,
     char *err, size_t errlen)
 {
-	char			*end;
-	unsigned long long	 n;
+	char			*end = NULL;
+	unsigned long long	 n = 0;
 
-	errno = 0;
-	n = (*v >= '0' && *v <= '9') ? strtoull(v, &end, 10) : 0;
-	if (*v < '0' || *v > '9' || errno != 0 || *end != '\0' ||
-	    n < o->minimum || n > o->maximum)
+	/* Digits only: strtoull alone would take " 1", "+1" and "-1". */
+	if (*v >= '0' && *v <= '9') {
+		errno = 0;
+		n = strtoull(v, &end, 10);
+	}
+	if (end == NULL || errno != 0 || *end != '\0' || n < o->minimum ||
+	    n > o->maximum)
 		return options_error(err, errlen, "--%s: '%s' is not %s "
 		    "(%llu-%llu)", o->name, v, o->what, o->minimum, o->maximum);
 	store_number(c, o, n);

@@ -529,6 +529,14 @@ test_table_rows(void)
 			    o->client_help == NULL);
 		if (o->kind == OPTION_CUSTOM)
 			CHECK(o->parse != NULL);
+		/* The sizes options.c knows how to store. */
+		if (o->kind == OPTION_NUMBER || o->kind == OPTION_CHOICE)
+			CHECK(o->size == sizeof(unsigned) ||
+			    o->size == sizeof(size_t));
+		if (o->kind == OPTION_FLAG && o->parse == NULL)
+			CHECK_EQ_INT(o->size, sizeof(bool));
+		if (o->kind == OPTION_STRING)
+			CHECK_EQ_INT(o->size, sizeof(const char *));
 		if (o->kind == OPTION_CHOICE)
 			CHECK(o->choices != NULL && o->size > 0);
 		if (o->kind == OPTION_NUMBER) {
