@@ -264,22 +264,40 @@ refusal_reason(enum option_refusal r)
 	}
 }
 
-/* "--a", "--a and --b", "--a, --b and --c": o's refusal group in order. */
+/* Whether row p is one of "like"'s: same refusal group, or itself. */
+static bool
+same_refusal(const struct option_entry *p, const struct option_entry *like)
+{
+	return p == like ||
+	    (like->refusal != REFUSE_ALONE && p->refusal == like->refusal);
+}
+
+/* A main option that means the same to a client. */
+static bool
+shared_with_client(const struct option_entry *p,
+    const struct option_entry *like)
+{
+	(void)like;
+	return p->group == OPTION_GROUP_MAIN && p->mode == OPTION_BOTH &&
+	    p->client_help == NULL;
+}
+
+/*
+ * Appends "--a", "--a and --b" or "--a, --b and --c" to buf: the rows
+ * pick() takes, in table order. Returns how many.
+ */
 static size_t
-refusal_list(const struct option_entry *o, char *buf, size_t len)
+join_names(char *buf, size_t len,
+    bool (*pick)(const struct option_entry *, const struct option_entry *),
+    const struct option_entry *like)
 {
 	const struct option_entry	*p;
 	size_t				 n = 0, total = 0;
 
+	for (p = options_table; p->name != NULL; p++)
+		total += pick(p, like);
 	for (p = options_table; p->name != NULL; p++) {
-		if (p == o || (o->refusal != REFUSE_ALONE &&
-		    p->refusal == o->refusal))
-			total++;
-	}
-	buf[0] = '\0';
-	for (p = options_table; p->name != NULL; p++) {
-		if (p != o && (o->refusal == REFUSE_ALONE ||
-		    p->refusal != o->refusal))
+		if (!pick(p, like))
 			continue;
 		if (n > 0)
 			append(buf, n + 1 == total ? " and " : ", ", len);
@@ -294,8 +312,8 @@ refusal_list(const struct option_entry *o, char *buf, size_t len)
 int
 options_refuse(const struct option_entry *o, char *err, size_t errlen)
 {
-	char	 list[512];
-	size_t	 n = refusal_list(o, list, sizeof list);
+	char	 list[512] = "";
+	size_t	 n = join_names(list, sizeof list, same_refusal, o);
 
 	if (o->mode == OPTION_CLIENT)
 		return options_error(err, errlen, "%s %s with --connect", list,
@@ -401,30 +419,13 @@ usage_wrapped(FILE *fp, const char *text)
 	fputc('\n', fp);
 }
 
-/* The main options that mean the same to a client. */
+/* The note under "Client mode" on the options it shares. */
 static void
 usage_client_shared(FILE *fp)
 {
-	const struct option_entry	*o;
-	char				 text[1024] = "(";
-	size_t				 n = 0, total = 0;
+	char	 text[1024] = "(";
 
-	for (o = options_table; o->name != NULL; o++) {
-		if (o->group == OPTION_GROUP_MAIN && o->mode == OPTION_BOTH &&
-		    o->client_help == NULL)
-			total++;
-	}
-	for (o = options_table; o->name != NULL; o++) {
-		if (o->group != OPTION_GROUP_MAIN || o->mode != OPTION_BOTH ||
-		    o->client_help != NULL)
-			continue;
-		if (n > 0)
-			append(text, n + 1 == total ? " and " : ", ",
-			    sizeof text);
-		append(text, "--", sizeof text);
-		append(text, o->name, sizeof text);
-		n++;
-	}
+	join_names(text, sizeof text, shared_with_client, NULL);
 	append(text, " apply to client mode too; a client logs errors only "
 	    "unless --loglevel says otherwise)", sizeof text);
 	usage_wrapped(fp, text);

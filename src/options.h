@@ -71,7 +71,7 @@ struct option_entry {
 	unsigned long long	 default_number; /* NUMBER, CHOICE */
 	const char		*default_string; /* CUSTOM: parsed first */
 	const char *const	*choices;	/* CHOICE, NULL-ended */
-	const char		*what;		/* "not a port number" */
+	const char		*what;		/* errors: "a port number" */
 	option_check_cb		 check;		/* STRING */
 	option_parse_cb		 parse;		/* instead of storing */
 
