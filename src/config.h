@@ -29,9 +29,10 @@ enum config_action {
 
 struct config {
 	enum config_action	 action;
+	unsigned long long	 given;	/* bit i: options_table[i] was given */
 	int			 port;
-	bool			 port_given;
-	char			*addresses[CONFIG_MAX_ADDRESSES + 1];
+	bool			 port_given;	/* even as the default */
+	const char		*addresses[CONFIG_MAX_ADDRESSES + 1];
 	size_t			 naddresses;
 	bool			 binary;
 	char			*passenv[CONFIG_MAX_PASSENV + 1];
@@ -40,7 +41,6 @@ struct config {
 	size_t			 max_message;	/* --maxframesize */
 	size_t			 queue_limit;	/* per direction */
 	enum log_level		 loglevel;
-	bool			 loglevel_given;
 	char			*passenv_buf;	/* owns passenv[] strings */
 	const char		*unixsocket;	/* --unixsocket PATH */
 	const char		*uid;		/* --uid name or number */
@@ -90,8 +90,6 @@ struct config {
 	const char		*password_file;	/* --password-file FILE */
 	char			*connect_shown;	/* the URL without a password */
 	char			*auth_line;	/* "Authorization: Basic ..." */
-	bool			 connect_timeout_given;
-	bool			 passenv_given;
 	char *const		*command;	/* argv of the child, NULL-ended */
 	char			*command_path;	/* command[0] found in PATH */
 };
@@ -103,7 +101,5 @@ int	 config_client_credentials(struct config *, const char *, const char *,
 void	 config_free(struct config *);
 int	 config_parse_loglevel(const char *, enum log_level *);
 const char *config_loglevel_name(enum log_level);
-
-extern const char config_usage[];
 
 #endif

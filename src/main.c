@@ -28,6 +28,7 @@
 #include "local.h"
 #include "log.h"
 #include "net.h"
+#include "options.h"
 #include "resolve.h"
 #include "tls.h"
 #include "server.h"
@@ -271,7 +272,7 @@ parse_args(struct config *cfg, int argc, char **argv)
 	}
 	switch (cfg->action) {
 	case ACTION_HELP:
-		fputs(config_usage, stdout);
+		options_usage(stdout);
 		return 0;
 	case ACTION_VERSION:
 		printf("wsbridge %s\n", PACKAGE_VERSION);

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 #include <unistd.h>
 
 #include "../../src/config.h"
+#include "../../src/options.h"
 #include "unit.h"
 
 /* argv/argc for config_parse from a list of words after "wsbridge". */
@@ -239,12 +241,13 @@ test_address(void)
 static void
 test_binary(void)
 {
-	static const char *const yes[] = {
+	/* Not const: config_parse takes argv as main gets it. */
+	static char *const yes[] = {
 		"--binary", "-binary", "--binary=true", "--binary=TRUE",
 		"--binary=True", "--binary=1", "--binary=yes", "--binary=YES",
 		"--binary=t", "--binary=T", "-binary=true",
 	};
-	static const char *const no[] = {
+	static char *const no[] = {
 		"--binary=false", "--binary=FALSE", "--binary=0",
 		"--binary=no", "--binary=No", "--binary=f", "--binary=F",
 		"-binary=false",
@@ -253,14 +256,14 @@ test_binary(void)
 
 	for (i = 0; i < sizeof yes / sizeof yes[0]; i++) {
 		UNIT_CTX("%s", yes[i]);
-		WITH_PARSE(c, CHECK_EQ_INT(c.binary, 1), (char *)yes[i], "cat");
+		WITH_PARSE(c, CHECK_EQ_INT(c.binary, 1), yes[i], "cat");
 	}
 	for (i = 0; i < sizeof no / sizeof no[0]; i++) {
 		UNIT_CTX("%s", no[i]);
-		WITH_PARSE(c, CHECK_EQ_INT(c.binary, 0), (char *)no[i], "cat");
+		WITH_PARSE(c, CHECK_EQ_INT(c.binary, 0), no[i], "cat");
 		/* false after true turns it back off */
 		WITH_PARSE(c, CHECK_EQ_INT(c.binary, 0), "--binary",
-		    (char *)no[i], "cat");
+		    no[i], "cat");
 	}
 	UNIT_CTX_CLEAR();
 	/* A boolean never takes the next word: "false" is the command. */
@@ -438,8 +441,188 @@ test_actions(void)
 	CHECK_FAILS("--port", "--help", "--port=x");
 	CHECK_FAILS("unknown option", "--help", "--nope");
 
-	CHECK(strncmp(config_usage, "Usage: wsbridge", 15) == 0);
-	CHECK_CONTAINS(config_usage, "--passenv");
+}
+
+/* --help, as main prints it; the caller frees it. */
+static char *
+usage_text(void)
+{
+	FILE	*fp;
+	char	*text = NULL;
+	size_t	 len = 0;
+
+	if ((fp = open_memstream(&text, &len)) == NULL)
+		return NULL;
+	options_usage(fp);
+	fclose(fp);
+	return text;
+}
+
+/* A file of the source tree: make check exports srcdir. */
+static char *
+source_file(const char *name)
+{
+	const char	*srcdir = getenv("srcdir");
+	char		 path[PATH_MAX], *text = NULL;
+	size_t		 cap = 0;
+	FILE		*fp;
+	ssize_t		 n;
+
+	snprintf(path, sizeof path, "%s/%s", srcdir ? srcdir : ".", name);
+	if ((fp = fopen(path, "r")) == NULL) {
+		fprintf(stderr, "%s: %s (run from the build dir or set "
+		    "srcdir)\n", path, strerror(errno));
+		return NULL;
+	}
+	n = getdelim(&text, &cap, '\0', fp);
+	fclose(fp);
+	if (n <= 0) {
+		free(text);
+		return NULL;
+	}
+	return text;
+}
+
+/* "--name" followed by something that cannot continue a flag's name. */
+static bool
+names_flag(const char *text, const char *prefix, const char *name)
+{
+	char		 needle[64];
+	const char	*p;
+	size_t		 n;
+
+	n = (size_t)snprintf(needle, sizeof needle, "%s%s", prefix, name);
+	for (p = text; (p = strstr(p, needle)) != NULL; p += n) {
+		if (p[n] != '-' && (p[n] < 'a' || p[n] > 'z'))
+			return true;
+	}
+	return false;
+}
+
+/* Rows the parser, --help and the mode checks rely on. */
+static void
+test_table_rows(void)
+{
+	const struct option_entry	*o, *p;
+	size_t				 n = 0;
+
+	for (o = options_table; o->name != NULL; o++, n++) {
+		UNIT_CTX("--%s", o->name);
+		CHECK(o->name[0] >= 'a' && o->name[0] <= 'z');
+		CHECK(strspn(o->name, "abcdefghijklmnopqrstuvwxyz-") ==
+		    strlen(o->name));
+		for (p = options_table; p < o; p++)
+			CHECK(strcmp(p->name, o->name) != 0);
+		CHECK(o->mode == OPTION_SERVER || o->mode == OPTION_CLIENT ||
+		    o->mode == OPTION_BOTH);
+		CHECK(o->help != NULL || o->client_help != NULL);
+		/* No help of its own: it shares the line of the row above. */
+		if (o->help != NULL)
+			CHECK(o->help[0] != '\0');
+		else
+			CHECK(o > options_table && o[-1].group == o->group);
+		/* The client section lists client rows with their own help. */
+		if (o->group == OPTION_GROUP_CLIENT)
+			CHECK(o->mode == OPTION_CLIENT && o->help != NULL);
+		if (o->mode != OPTION_SERVER)
+			CHECK(o->group != OPTION_GROUP_MAIN ||
+			    o->client_help == NULL);
+		if (o->kind == OPTION_CUSTOM)
+			CHECK(o->parse != NULL);
+		/* The sizes options.c knows how to store. */
+		if (o->kind == OPTION_NUMBER || o->kind == OPTION_CHOICE)
+			CHECK(o->size == sizeof(unsigned) ||
+			    o->size == sizeof(size_t));
+		if (o->kind == OPTION_FLAG && o->parse == NULL)
+			CHECK_EQ_INT(o->size, sizeof(bool));
+		if (o->kind == OPTION_STRING)
+			CHECK_EQ_INT(o->size, sizeof(const char *));
+		if (o->kind == OPTION_CHOICE)
+			CHECK(o->choices != NULL && o->size > 0);
+		if (o->kind == OPTION_NUMBER) {
+			CHECK(o->what != NULL && o->size > 0);
+			CHECK(o->minimum <= o->maximum);
+			/* 0 as the default means off (no --redirport). */
+			CHECK(o->default_number == 0 ||
+			    (o->default_number >= o->minimum &&
+			    o->default_number <= o->maximum));
+		}
+		if (o->kind == OPTION_FLAG || o->kind == OPTION_CUSTOM)
+			CHECK(o->arg == NULL || o->kind == OPTION_CUSTOM ||
+			    strcmp(o->arg, "[=BOOL]") == 0);
+		else
+			CHECK(o->arg != NULL && o->arg[0] == '=');
+	}
+	UNIT_CTX_CLEAR();
+	/* One bit each in struct config's "given". */
+	CHECK(n <= sizeof(((struct config *)NULL)->given) * 8);
+	CHECK(options_find("port", 4) != NULL);
+	CHECK(options_find("port=1", 4) != NULL);
+	CHECK(options_find("por", 3) == NULL);
+	CHECK(options_find("", 0) == NULL);
+}
+
+/* --help and the man page name every flag of the table. */
+static void
+test_table_documented(void)
+{
+	const struct option_entry	*o;
+	char				*usage = usage_text(), *man;
+
+	man = source_file("man/wsbridge.1");
+	if (!CHECK(usage != NULL) || !CHECK(man != NULL))
+		goto out;
+	CHECK_PREFIX(usage, "Usage: wsbridge");
+	for (o = options_table; o->name != NULL; o++) {
+		UNIT_CTX("--%s", o->name);
+		CHECK(names_flag(usage, "  --", o->name) ||
+		    names_flag(usage, " --", o->name));
+		/* mdoc spells --port as "Fl -port". */
+		CHECK(names_flag(man, "Fl -", o->name));
+	}
+	UNIT_CTX_CLEAR();
+out:
+	free(usage);
+	free(man);
+}
+
+/*
+ * The other mode's flags are refused only when they would do something,
+ * one message naming the group, as before the table.
+ */
+static void
+test_modes(void)
+{
+	CHECK_FAILS("--connect is a client: --port, --address, --unixsocket, "
+	    "--uid, --gid, --trusted-proxy and --metrics are server options",
+	    "--connect=ws://h/", "--port=80");
+	CHECK_FAILS("--connect is a client: --dir, --staticdir, --cgidir, "
+	    "--devconsole, --maxforks, --sameorigin, --redirport, "
+	    "--reverselookup, --passstderr, --deflate and --ssl are server "
+	    "options", "--connect=ws://h/", "--maxforks=3");
+	CHECK_FAILS("--connect is a client: --passenv is a server option",
+	    "--connect=ws://h/", "--passenv=HOME");
+	CHECK_FAILS("--connect is a client: --header-ws and --header-http",
+	    "--connect=ws://h/", "--header-http=X: y");
+	CHECK_FAILS("--connect is a client: --dir", "--connect=ws://h/",
+	    "--ssl");
+	CHECK_FAILS("--insecure and --connect-timeout are client options: "
+	    "use them with --connect", "--connect-timeout=10", "cat");
+	CHECK_FAILS("--insecure and --connect-timeout are client options",
+	    "--insecure", "cat");
+	/* Turned off, or an empty list: nothing to refuse. */
+	WITH_PARSE(c, CHECK_EQ_INT(c.maxforks, 0), "--connect=ws://h/",
+	    "--maxforks=0", "--ssl=false", "--devconsole=no");
+	WITH_PARSE(c, CHECK(c.proxies[0] == NULL), "--connect=ws://h/",
+	    "--trusted-proxy=1.2.3.4", "--trusted-proxy=");
+	WITH_PARSE(c, CHECK(!c.insecure), "--insecure=false", "cat");
+	/* Both modes. */
+	WITH_PARSE(c, CHECK_EQ_INT(c.loglevel, LL_ERROR), "--connect=ws://h/",
+	    "--binary", "--closems=5", "--protocol=p", "--header=A: b");
+	WITH_PARSE(c, CHECK_EQ_INT(c.loglevel, LL_INFO), "--connect=ws://h/",
+	    "--loglevel=info");
+	WITH_PARSE(c, CHECK(c.port_given), "--port=80", "cat");
+	WITH_PARSE(c, CHECK(!c.port_given), "cat");
 }
 
 static void
@@ -575,11 +758,12 @@ resolve(const char *cmd, const char *path_env, char *err, size_t errlen,
     char *found, size_t foundlen)
 {
 	struct config	 c;
-	char		*argv[2];
+	char		 cmdbuf[PATH_MAX], *argv[2];
 	int		 rc;
 
 	memset(&c, 0, sizeof c);
-	argv[0] = (char *)cmd;
+	snprintf(cmdbuf, sizeof cmdbuf, "%s", cmd);
+	argv[0] = cmdbuf;
 	argv[1] = NULL;
 	c.command = argv;
 	err[0] = '\0';
@@ -822,6 +1006,9 @@ main(void)
 	test_resolve();
 	test_resolve_empty_path_entry();
 	test_auth_flags();
+	test_table_rows();
+	test_table_documented();
+	test_modes();
 	remove_tmpdir();
 	return unit_done();
 }
