@@ -386,10 +386,10 @@ pass_stderr(struct child *c, bool eof)
 	bool		 was_empty;
 
 	session_lock(s);
-	was_empty = evbuffer_get_length(s->to_client) == 0;
+	was_empty = evbuffer_get_length(s->to_peer) == 0;
 	session_queue_lines(s, "stderr", c->errbuf, &left,
 	    ERRLINE_MAX - 1, eof);
-	was_empty = was_empty && evbuffer_get_length(s->to_client) > 0;
+	was_empty = was_empty && evbuffer_get_length(s->to_peer) > 0;
 	session_unlock(s);
 	if (was_empty)
 		session_wake_net(s);
@@ -798,7 +798,7 @@ child_service(struct server *srv, struct session *s)
 	eof = gone || s->client_eof;
 	abnormal = gone && (s->closed_by == CLOSED_NETWORK ||
 	    s->closed_by == CLOSED_PROTOCOL);
-	has_input = s->to_child_ready > 0;
+	has_input = s->from_peer_ready > 0;
 	stdout_eof = s->stdout_eof;
 	stdin_closed = s->stdin_closed;
 	session_unlock(s);
