@@ -33,6 +33,7 @@
 #include "log.h"
 #include "server.h"
 #include "session.h"
+#include "spawn.h"
 #include "spawner.h"
 #include "status.h"
 
@@ -165,16 +166,6 @@ children_remove(struct children *ch, struct child *c)
 	}
 	TAILQ_REMOVE(&ch->all, c, entry);
 	ch->count--;
-}
-
-static int
-set_nonblocking(int fd)
-{
-	int	 flags;
-
-	if ((flags = fcntl(fd, F_GETFL)) == -1)
-		return -1;
-	return fcntl(fd, F_SETFL, flags | O_NONBLOCK);
 }
 
 static void
@@ -554,23 +545,6 @@ children_reap(struct server *srv)
 		children_exited(srv, pid, st);
 }
 
-/*
- * A child: through the spawner when there is one (its fd table is small, so
- * a spawn costs the same however many sessions are open), else from here.
- * See spawn_direct for what the child gets.
- */
-int
-child_spawn_fds(struct server *srv, const char *path, char *const argv[],
-    char *const envp[], const int fds[3], pid_t *pid)
-{
-	int	 error;
-
-	if ((error = spawner_spawn(srv->spawner, path, argv, envp, fds,
-	    pid)) == -1)
-		error = spawn_direct(path, argv, envp, fds, pid);
-	return error;
-}
-
 static int
 spawn_process(struct server *srv, struct session *s, int fds[3], pid_t *pid)
 {
@@ -578,70 +552,10 @@ spawn_process(struct server *srv, struct session *s, int fds[3], pid_t *pid)
 
 	/* --dir picks the script per session; otherwise the one command. */
 	if (s->script_path != NULL)
-		return child_spawn_fds(srv, s->script_path, s->script_argv,
+		return spawn_start(srv, s->script_path, s->script_argv,
 		    s->envp, fds, pid);
-	return child_spawn_fds(srv, cfg->command_path, cfg->command, s->envp,
+	return spawn_start(srv, cfg->command_path, cfg->command, s->envp,
 	    fds, pid);
-}
-
-/*
- * A close-on-exec pipe whose end p[ours] is ours and non-blocking; the
- * child gets the other end as an ordinary blocking pipe.
- */
-int
-child_pipe(int p[2], int ours)
-{
-	p[0] = p[1] = -1;
-	if (pipe2(p, O_CLOEXEC) == -1)
-		return -1;
-	return set_nonblocking(p[ours]);
-}
-
-void
-child_pipe_close(int p[2])
-{
-	close_fd(&p[0]);
-	close_fd(&p[1]);
-}
-
-static int
-make_pipes(int in[2], int out[2], int err[2])
-{
-	in[0] = in[1] = out[0] = out[1] = err[0] = err[1] = -1;
-	return child_pipe(in, 1) == -1 || child_pipe(out, 0) == -1 ||
-	    child_pipe(err, 0) == -1 ? -1 : 0;
-}
-
-static void
-close_pipes(int in[2], int out[2], int err[2])
-{
-	child_pipe_close(in);
-	child_pipe_close(out);
-	child_pipe_close(err);
-}
-
-/*
- * A child's three pipes, made before its upgrade is accepted: a server out
- * of file descriptors then answers 503, rather than 1011 after the
- * handshake. On failure nothing stays open and errno says why.
- */
-int
-child_make_pipes(int fds[CHILD_PIPE_FDS])
-{
-	int	 error;
-
-	if (make_pipes(fds, fds + 2, fds + 4) == 0)
-		return 0;
-	error = errno;
-	close_pipes(fds, fds + 2, fds + 4);
-	errno = error;
-	return -1;
-}
-
-void
-child_close_pipes(int fds[CHILD_PIPE_FDS])
-{
-	close_pipes(fds, fds + 2, fds + 4);
 }
 
 static struct child *
@@ -700,40 +614,36 @@ static void
 child_spawn(struct server *srv, struct session *s)
 {
 	struct child	*c;
-	int		 in[2], out[2], err[2], fds[3], error;
+	int		 p[SPAWN_PIPE_FDS], fds[3], error;
 	pid_t		 pid;
 
 	if (s->pipes[0] >= 0) {
 		/* Made when the upgrade was accepted (listener.c). */
-		memcpy(in, s->pipes, sizeof in);
-		memcpy(out, s->pipes + 2, sizeof out);
-		memcpy(err, s->pipes + 4, sizeof err);
+		memcpy(p, s->pipes, sizeof p);
 		memset(s->pipes, -1, sizeof s->pipes);
-	} else if (make_pipes(in, out, err) == -1) {
-		error = errno;
-		close_pipes(in, out, err);
-		spawn_failed(srv, s, strerror(error));
+	} else if (spawn_make_pipes(p) == -1) {
+		spawn_failed(srv, s, strerror(errno));
 		return;
 	}
-	fds[0] = in[0];
-	fds[1] = out[1];
-	fds[2] = err[1];
+	fds[0] = p[PIPE_IN_CHILD];
+	fds[1] = p[PIPE_OUT_CHILD];
+	fds[2] = p[PIPE_ERR_CHILD];
 	error = spawn_process(srv, s, fds, &pid);
 	/* The child has its copy; ours would only weigh on an idle session. */
 	env_free(s->envp);
 	s->envp = NULL;
-	close_fd(&in[0]);
-	close_fd(&out[1]);
-	close_fd(&err[1]);
+	close_fd(&p[PIPE_IN_CHILD]);
+	close_fd(&p[PIPE_OUT_CHILD]);
+	close_fd(&p[PIPE_ERR_CHILD]);
 	if (error != 0) {
-		close_pipes(in, out, err);
+		spawn_close_pipes(p);
 		spawn_failed(srv, s, strerror(error));
 		return;
 	}
-	if ((c = child_new(srv, s, pid, err[0])) == NULL) {
+	if ((c = child_new(srv, s, pid, p[PIPE_ERR_OURS])) == NULL) {
 		/* It runs, but we cannot watch it: stop it now. */
 		kill(-pid, SIGKILL);
-		close_pipes(in, out, err);
+		spawn_close_pipes(p);
 		spawn_failed(srv, s, "out of memory");
 		return;
 	}
@@ -744,8 +654,8 @@ child_spawn(struct server *srv, struct session *s)
 	s->spawned = true;
 	s->pid = pid;
 	s->child = c;
-	s->stdin_fd = in[1];
-	s->stdout_fd = out[0];		/* the network thread reads it */
+	s->stdin_fd = p[PIPE_IN_OURS];	/* the network thread writes it */
+	s->stdout_fd = p[PIPE_OUT_OURS];	/* and reads this one */
 	session_unlock(s);
 	session_wake_net(s);
 	log_info("session=%llu remote=%s path=%s pid=%ld started",

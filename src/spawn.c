@@ -1,0 +1,95 @@
+/*
+ * Starting a process of ours: the pipes it gets (close-on-exec, so no
+ * other child inherits them; our ends non-blocking, the child's blocking
+ * as programs expect) and the spawn. Both a session's child (child.c) and
+ * a CGI script (httpd.c) start here, so neither reaches into the other.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "server.h"
+#include "spawn.h"
+#include "spawner.h"
+
+static int
+set_nonblocking(int fd)
+{
+	int	 flags;
+
+	if ((flags = fcntl(fd, F_GETFL)) == -1)
+		return -1;
+	return fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+}
+
+/*
+ * A close-on-exec pipe whose end p[ours] is ours and non-blocking; the
+ * child gets the other end as an ordinary blocking pipe.
+ */
+int
+spawn_pipe(int p[2], int ours)
+{
+	p[0] = p[1] = -1;
+	if (pipe2(p, O_CLOEXEC) == -1)
+		return -1;
+	return set_nonblocking(p[ours]);
+}
+
+void
+spawn_pipe_close(int p[2])
+{
+	int	 i;
+
+	for (i = 0; i < 2; i++) {
+		if (p[i] >= 0)
+			close(p[i]);
+		p[i] = -1;
+	}
+}
+
+/*
+ * A session's three pipes, in the order of enum spawn_pipe_fd. They are
+ * made before its upgrade is accepted (listener.c): a server out of file
+ * descriptors then answers 503, rather than 1011 after the handshake. On
+ * failure nothing stays open and errno says why.
+ */
+int
+spawn_make_pipes(int fds[SPAWN_PIPE_FDS])
+{
+	int	 error;
+
+	fds[0] = fds[1] = fds[2] = fds[3] = fds[4] = fds[5] = -1;
+	if (spawn_pipe(fds + PIPE_IN_CHILD, 1) == 0 &&
+	    spawn_pipe(fds + PIPE_OUT_OURS, 0) == 0 &&
+	    spawn_pipe(fds + PIPE_ERR_OURS, 0) == 0)
+		return 0;
+	error = errno;
+	spawn_close_pipes(fds);
+	errno = error;
+	return -1;
+}
+
+void
+spawn_close_pipes(int fds[SPAWN_PIPE_FDS])
+{
+	spawn_pipe_close(fds + PIPE_IN_CHILD);
+	spawn_pipe_close(fds + PIPE_OUT_OURS);
+	spawn_pipe_close(fds + PIPE_ERR_OURS);
+}
+
+/*
+ * A child: through the spawner when there is one (its fd table is small, so
+ * a spawn costs the same however many sessions are open), else from here.
+ * See spawn_direct for what the child gets. Returns 0 or an errno value.
+ */
+int
+spawn_start(struct server *srv, const char *path, char *const argv[],
+    char *const envp[], const int fds[3], pid_t *pid)
+{
+	int	 error;
+
+	if ((error = spawner_spawn(srv->spawner, path, argv, envp, fds,
+	    pid)) == -1)
+		error = spawn_direct(path, argv, envp, fds, pid);
+	return error;
+}
