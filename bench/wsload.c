@@ -1704,7 +1704,8 @@ main(int argc, char **argv)
 		case 'I': NUM(idle_ms, 0); break;
 		case 'v': opt.verbose = 1; break;
 		case 'A':
-			if (strpbrk(optarg, "\r\n") || !strchr(optarg, ':'))
+			if (optarg == NULL || strpbrk(optarg, "\r\n") ||
+			    !strchr(optarg, ':'))
 				die("--header wants 'Name: value': %s", optarg);
 			opt.header = optarg;
 			break;
