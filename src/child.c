@@ -230,8 +230,8 @@ child_close_stdin(struct child *c, bool schedule)
 		session_lock(s);
 		s->stdin_fd = -1;	/* before close: the network writes it */
 		s->stdin_closed = true;
-		evbuffer_drain(s->to_child, evbuffer_get_length(s->to_child));
-		s->to_child_ready = 0;
+		evbuffer_drain(s->from_peer, evbuffer_get_length(s->from_peer));
+		s->from_peer_ready = 0;
 		wake_net = s->rx_paused;
 		session_unlock(s);
 		if (wake_net)
@@ -341,10 +341,10 @@ pass_stderr(struct child *c, bool eof)
 	bool		 was_empty;
 
 	session_lock(s);
-	was_empty = evbuffer_get_length(s->to_client) == 0;
+	was_empty = evbuffer_get_length(s->to_peer) == 0;
 	session_queue_lines(s, "stderr", c->errbuf, &left,
 	    ERRLINE_MAX - 1, eof);
-	was_empty = was_empty && evbuffer_get_length(s->to_client) > 0;
+	was_empty = was_empty && evbuffer_get_length(s->to_peer) > 0;
 	session_unlock(s);
 	if (was_empty)
 		session_wake_net(s);
@@ -415,8 +415,8 @@ stdin_flush(struct child *c, struct session *s)
 	if ((n = session_write_input(s, c->in_fd)) == -1)
 		error = errno;
 	else if (n > 0)
-		wake_net = s->rx_paused && s->to_child_ready < limit / 2;
-	r = error != 0 ? FLUSH_BROKEN : s->to_child_ready == 0 ? FLUSH_IDLE :
+		wake_net = s->rx_paused && s->from_peer_ready < limit / 2;
+	r = error != 0 ? FLUSH_BROKEN : s->from_peer_ready == 0 ? FLUSH_IDLE :
 	    FLUSH_BLOCKED;
 	session_unlock(s);
 	if (wake_net)
@@ -820,7 +820,7 @@ child_service(struct server *srv, struct session *s)
 	eof = gone || s->client_eof;
 	abnormal = gone && (s->closed_by == CLOSED_NETWORK ||
 	    s->closed_by == CLOSED_PROTOCOL);
-	has_input = s->to_child_ready > 0;
+	has_input = s->from_peer_ready > 0;
 	stdout_eof = s->stdout_eof;
 	session_unlock(s);
 	if (abnormal && !c->hup_sent) {

@@ -64,7 +64,7 @@ struct pending {
 	bool			 cancelled;	/* freed while either ran */
 	struct auth_result	 auth;		/* who, once AUTH_PASS */
 	struct http_request	 req;
-	int			 pipes[CHILD_PIPE_FDS]; /* the child's */
+	int			 pipes[SPAWN_PIPE_FDS]; /* the child's */
 	char			*script;
 	size_t			 prefix;
 	size_t			 headlen;	/* the request head's bytes */
@@ -136,7 +136,7 @@ pending_free(struct pending *p, bool close_fd)
 {
 	struct listeners	*ls = p->srv->listeners;
 
-	child_close_pipes(p->pipes);	/* unless a session took them */
+	spawn_close_pipes(p->pipes);	/* unless a session took them */
 	if (p->cancelled) {
 		/* Already off the list; the lookup's answer frees it. */
 		free(p->script);
@@ -531,7 +531,7 @@ route_authorized(struct pending *p, struct http_request *req, size_t headlen)
 		reply_error(p, headlen, code, why);
 		return;
 	}
-	if (child_make_pipes(p->pipes) == -1) {
+	if (spawn_make_pipes(p->pipes) == -1) {
 		error = errno;
 		log_error("remote=%s path=%s cannot make the child's pipes: %s",
 		    cf.remote, req->target, strerror(error));

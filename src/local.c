@@ -84,7 +84,7 @@ on_stdin(evutil_socket_t fd, short what, void *arg)
 		log_error("read stdin: %s", strerror(errno));
 	l->eof = n <= 0;
 	session_lock(s);
-	wake = evbuffer_get_length(s->to_client) == 0;
+	wake = evbuffer_get_length(s->to_peer) == 0;
 	if (cfg->binary && n > 0)
 		session_queue_record(s, RECORD_BINARY, l->out, (size_t)n);
 	else if (!cfg->binary) {
@@ -97,11 +97,11 @@ on_stdin(evutil_socket_t fd, short what, void *arg)
 		session_set_close(s, CLOSED_CHILD, 1000, "end of input");
 		s->output_done = true;
 		log_debug("session=%llu end of input, %zu bytes to send",
-		    (unsigned long long)s->id, evbuffer_get_length(s->to_client));
+		    (unsigned long long)s->id, evbuffer_get_length(s->to_peer));
 		wake = true;
-	} else if (evbuffer_get_length(s->to_client) >= cfg->queue_limit)
-		l->paused = s->stdout_paused = true;
-	if (evbuffer_get_length(s->to_client) == 0 && !l->eof)
+	} else if (evbuffer_get_length(s->to_peer) >= cfg->queue_limit)
+		l->paused = s->local_paused = true;
+	if (evbuffer_get_length(s->to_peer) == 0 && !l->eof)
 		wake = false;
 	session_unlock(s);
 	if (wake)
@@ -155,11 +155,11 @@ local_write(struct server *srv, struct local *l, struct session *s)
 
 	for (;;) {
 		session_lock(s);
-		n = s->to_child_ready < sizeof l->out ? s->to_child_ready :
+		n = s->from_peer_ready < sizeof l->out ? s->from_peer_ready :
 		    sizeof l->out;
-		evbuffer_remove(s->to_child, l->out, n);
-		s->to_child_ready -= n;
-		wake_net = s->rx_paused && s->to_child_ready < limit / 2;
+		evbuffer_remove(s->from_peer, l->out, n);
+		s->from_peer_ready -= n;
+		wake_net = s->rx_paused && s->from_peer_ready < limit / 2;
 		session_unlock(s);
 		if (wake_net)
 			session_wake_net(s);
@@ -202,10 +202,10 @@ local_service(struct server *srv, struct session *s)
 	session_lock(s);
 	established = s->established;
 	gone = s->client_gone;
-	resume = s->stdout_paused &&
-	    evbuffer_get_length(s->to_client) < limit / 2;
+	resume = s->local_paused &&
+	    evbuffer_get_length(s->to_peer) < limit / 2;
 	if (resume)
-		s->stdout_paused = false;
+		s->local_paused = false;
 	session_unlock(s);
 	/*
 	 * Started even when the session is over already (a fast remote sent
@@ -237,8 +237,8 @@ local_service(struct server *srv, struct session *s)
 		session_lock(s);
 		s->shutdown = true;
 		s->stdin_closed = true;
-		evbuffer_drain(s->to_child, evbuffer_get_length(s->to_child));
-		s->to_child_ready = 0;
+		evbuffer_drain(s->from_peer, evbuffer_get_length(s->from_peer));
+		s->from_peer_ready = 0;
 		session_unlock(s);
 		session_wake_net(s);
 		l->eof = true;

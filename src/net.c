@@ -243,7 +243,7 @@ net_resume_stdout(struct net *n, struct session *s)
 	if (!s->out_paused || s->out_fd < 0)
 		return;
 	session_lock(s);
-	resume = s->client_gone || evbuffer_get_length(s->to_client) <
+	resume = s->client_gone || evbuffer_get_length(s->to_peer) <
 	    n->srv->cfg->queue_limit / 2;
 	session_unlock(s);
 	if (resume) {
@@ -282,9 +282,9 @@ net_service(struct net *n, struct session *s)
 	abandon = s->shutdown && !s->established;
 	stopping = s->shutdown;
 	writable = s->established && (s->shutdown || s->output_done ||
-	    evbuffer_get_length(s->to_client) > 0);
+	    evbuffer_get_length(s->to_peer) > 0);
 	if (s->rx_paused &&
-	    (s->stdin_closed || s->to_child_ready < limit / 2)) {
+	    (s->stdin_closed || s->from_peer_ready < limit / 2)) {
 		s->rx_paused = false;
 		resume = true;
 	}
@@ -397,7 +397,7 @@ queue:
 		    s->out_line, &s->out_linelen, cfg->max_message, eof);
 	} else if (r > 0 && !s->client_gone)
 		session_queue_record(s, RECORD_BINARY, data, (size_t)r);
-	queued = evbuffer_get_length(s->to_client);
+	queued = evbuffer_get_length(s->to_peer);
 	metrics_queue_level(&n->srv->metrics.to_client_hwm, queued);
 	pause = !eof && !closing && !s->client_gone && !s->out_paused &&
 	    queued >= cfg->queue_limit;
@@ -522,23 +522,23 @@ net_take_input(struct net *n, struct session *s, const void *in, size_t len,
 		return bad_utf8 ? 1007 : 1009;
 	}
 	if (!s->stdin_closed) {
-		evbuffer_add(s->to_child, in, len);
+		evbuffer_add(s->from_peer, in, len);
 		if (final && !cfg->binary)
-			evbuffer_add(s->to_child, "\n", 1);
+			evbuffer_add(s->from_peer, "\n", 1);
 		/*
 		 * Line mode hands over whole messages; binary, pieces of up to
 		 * 64 KiB, so the child reads in large gulps rather than in the
 		 * socket's receive pieces.
 		 */
-		if (final || (cfg->binary && evbuffer_get_length(s->to_child) -
-		    s->to_child_ready >= BINARY_BATCH))
-			s->to_child_ready = evbuffer_get_length(s->to_child);
-		flush = s->to_child_ready > 0;
-		if (s->to_child_ready >= cfg->queue_limit && !s->rx_paused &&
+		if (final || (cfg->binary && evbuffer_get_length(s->from_peer) -
+		    s->from_peer_ready >= BINARY_BATCH))
+			s->from_peer_ready = evbuffer_get_length(s->from_peer);
+		flush = s->from_peer_ready > 0;
+		if (s->from_peer_ready >= cfg->queue_limit && !s->rx_paused &&
 		    !s->rx_drain)
 			pause = s->rx_paused = true;
 		metrics_queue_level(&n->srv->metrics.to_child_hwm,
-		    evbuffer_get_length(s->to_child));
+		    evbuffer_get_length(s->from_peer));
 	}
 	if (final) {
 		s->in_active = false;
@@ -599,8 +599,8 @@ net_flush_stdin(struct net *n)
 		wake_main = s->stdin_fd < 0;
 		if (s->stdin_fd >= 0) {
 			(void)session_write_input(s, s->stdin_fd);
-			wake_main = s->to_child_ready > 0;
-			resume = s->rx_paused && s->to_child_ready < limit / 2;
+			wake_main = s->from_peer_ready > 0;
+			resume = s->rx_paused && s->from_peer_ready < limit / 2;
 			if (resume)
 				s->rx_paused = false;
 		}
@@ -694,9 +694,9 @@ next_record(struct session *s)
 	uint32_t	 reclen;
 	int		 opcode;
 
-	if (s->out_active || evbuffer_get_length(s->to_client) < RECORD_HDR)
+	if (s->out_active || evbuffer_get_length(s->to_peer) < RECORD_HDR)
 		return s->out_active;
-	evbuffer_remove(s->to_client, hdr, sizeof hdr);
+	evbuffer_remove(s->to_peer, hdr, sizeof hdr);
 	framing_get_record(hdr, &opcode, &reclen);
 	s->out_opcode = opcode;
 	s->out_left = reclen;
@@ -735,7 +735,7 @@ net_write_one(struct net *n, struct session *s, struct lws *wsi, bool *more_out)
 	} else {
 		if (next_record(s)) {
 			len = s->out_left < room ? s->out_left : room;
-			evbuffer_remove(s->to_client, n->sendbuf + LWS_PRE, len);
+			evbuffer_remove(s->to_peer, n->sendbuf + LWS_PRE, len);
 			s->out_left -= (uint32_t)len;
 			flags = lws_write_ws_flags(s->out_opcode == RECORD_TEXT ?
 			    LWS_WRITE_TEXT : LWS_WRITE_BINARY, s->out_first,
@@ -744,10 +744,10 @@ net_write_one(struct net *n, struct session *s, struct lws *wsi, bool *more_out)
 			s->out_active = s->out_left > 0;
 			send = true;
 			more = s->out_active ||
-			    evbuffer_get_length(s->to_client) > 0 ||
+			    evbuffer_get_length(s->to_peer) > 0 ||
 			    s->output_done;
-			wake_main = s->stdout_paused &&
-			    evbuffer_get_length(s->to_client) < limit / 2;
+			wake_main = s->local_paused &&
+			    evbuffer_get_length(s->to_peer) < limit / 2;
 		} else if (s->output_done && client && s->half_close) {
 			/* Our input ended; the remote's close ends the rest. */
 			eof = !s->eof_sent;
@@ -785,7 +785,7 @@ net_write_one(struct net *n, struct session *s, struct lws *wsi, bool *more_out)
 
 /*
  * permessage-deflate, sending: the record about to go (out_left bytes at
- * the head of to_client) is compressed whole into out_z, with a stream per
+ * the head of to_peer) is compressed whole into out_z, with a stream per
  * window size shared by every session of this thread and reset for each
  * message (we promised server_no_context_takeover): no session keeps
  * zlib state while it is idle. Under the session lock.
@@ -812,7 +812,7 @@ deflate_record(struct net *n, struct session *s)
 		return -1;
 	deflateReset(z);
 	do {
-		k = evbuffer_peek(s->to_client, (ev_ssize_t)left, NULL, v, 8);
+		k = evbuffer_peek(s->to_peer, (ev_ssize_t)left, NULL, v, 8);
 		k = k > 8 ? 8 : k;
 		for (i = 0; i < k || (i == 0 && k == 0); i++) {
 			len = k == 0 ? 0 : v[i].iov_len < left ?
@@ -833,7 +833,7 @@ deflate_record(struct net *n, struct session *s)
 			if (left == 0)
 				break;
 		}
-		evbuffer_drain(s->to_client, s->out_left - left);
+		evbuffer_drain(s->to_peer, s->out_left - left);
 		s->out_left = (uint32_t)left;
 	} while (left > 0);
 	/* RFC 7692 7.2.1: the 00 00 ff ff of the sync flush is not sent. */
@@ -872,7 +872,7 @@ fill_frames(struct net *n, struct session *s, unsigned char *buf,
 		if (s->out_first && s->out_rsv1)
 			buf[used] |= 0x40;	/* RSV1: compressed */
 		used += hl;
-		from = s->out_rsv1 ? s->out_z : s->to_client;
+		from = s->out_rsv1 ? s->out_z : s->to_peer;
 		evbuffer_remove(from, buf + used, len);
 		used += len;
 		s->out_left -= (uint32_t)len;
@@ -884,10 +884,10 @@ fill_frames(struct net *n, struct session *s, unsigned char *buf,
 			s->out_rsv1 = false;
 		}
 	}
-	*more = s->out_active || evbuffer_get_length(s->to_client) > 0 ||
+	*more = s->out_active || evbuffer_get_length(s->to_peer) > 0 ||
 	    s->output_done;
-	*wake_main = used > 0 && s->stdout_paused &&
-	    evbuffer_get_length(s->to_client) < n->srv->cfg->queue_limit / 2;
+	*wake_main = used > 0 && s->local_paused &&
+	    evbuffer_get_length(s->to_peer) < n->srv->cfg->queue_limit / 2;
 	session_unlock(s);
 	return used;
 }

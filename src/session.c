@@ -138,17 +138,17 @@ session_create(struct server *srv)
 		free(s);
 		return NULL;
 	}
-	s->to_child = evbuffer_new();
-	s->to_client = evbuffer_new();
+	s->from_peer = evbuffer_new();
+	s->to_peer = evbuffer_new();
 	s->stdin_fd = -1;
 	s->stdout_fd = -1;
 	s->out_fd = -1;
 	memset(s->pipes, -1, sizeof s->pipes);
-	if (s->to_child == NULL || s->to_client == NULL) {
-		if (s->to_child != NULL)
-			evbuffer_free(s->to_child);
-		if (s->to_client != NULL)
-			evbuffer_free(s->to_client);
+	if (s->from_peer == NULL || s->to_peer == NULL) {
+		if (s->from_peer != NULL)
+			evbuffer_free(s->from_peer);
+		if (s->to_peer != NULL)
+			evbuffer_free(s->to_peer);
 		pthread_mutex_destroy(&s->lock);
 		free(s);
 		return NULL;
@@ -308,8 +308,8 @@ session_free(struct session *s)
 		last = --hub->count == 0;
 	}
 	pthread_mutex_unlock(&hub->lock);
-	evbuffer_free(s->to_child);
-	evbuffer_free(s->to_client);
+	evbuffer_free(s->from_peer);
+	evbuffer_free(s->to_peer);
 	free(s->out_line);
 	free(s->reply);		/* never adopted */
 	if (s->stdout_fd >= 0)
@@ -442,12 +442,12 @@ session_write_input(struct session *s, int fd)
 {
 	int	 n;
 
-	if (s->to_child_ready == 0)
+	if (s->from_peer_ready == 0)
 		return 0;
-	n = evbuffer_write_atmost(s->to_child, fd,
-	    (ev_ssize_t)s->to_child_ready);
+	n = evbuffer_write_atmost(s->from_peer, fd,
+	    (ev_ssize_t)s->from_peer_ready);
 	if (n > 0) {
-		s->to_child_ready -= (size_t)n;
+		s->from_peer_ready -= (size_t)n;
 		return n;
 	}
 	return n == -1 && errno != EAGAIN && errno != EINTR ? -1 : 0;
@@ -461,8 +461,8 @@ session_queue_record(struct session *s, int opcode, const char *data,
 	unsigned char	 hdr[RECORD_HDR];
 
 	framing_put_record(hdr, opcode, (uint32_t)len);
-	evbuffer_add(s->to_client, hdr, sizeof hdr);
-	evbuffer_add(s->to_client, data, len);
+	evbuffer_add(s->to_peer, hdr, sizeof hdr);
+	evbuffer_add(s->to_peer, data, len);
 	s->msgs_out++;
 	s->bytes_out += len;
 }

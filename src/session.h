@@ -64,14 +64,14 @@ struct session {
 	struct pmd_params	 pmd;
 
 	/* Shared. */
-	struct evbuffer		*to_child;	/* bytes for stdin */
-	size_t			 to_child_ready; /* complete messages */
-	struct evbuffer		*to_client;	/* framed records */
+	struct evbuffer		*from_peer;	/* bytes for stdin */
+	size_t			 from_peer_ready; /* complete messages */
+	struct evbuffer		*to_peer;	/* framed records */
 	bool			 established;	/* handshake done: spawn */
 	bool			 client_gone;	/* socket closed */
 	bool			 client_eof;	/* half-closed: no more input */
 	bool			 rx_paused;	/* socket reads stopped */
-	bool			 stdout_paused;	/* client mode: stdin reads stopped */
+	bool			 local_paused;	/* client mode: stdin reads stopped */
 	bool			 stdin_closed;	/* nothing more reaches it */
 	bool			 output_done;	/* close once queue is sent */
 	bool			 shutdown;	/* server stopping: 1001 */
@@ -106,7 +106,7 @@ struct session {
 	bool			 closing;	/* a close came, or lws sends one */
 	int			 out_fd;	/* the child's stdout, polled */
 	TAILQ_ENTRY(session)	 out_entry;	/* on the list of those */
-	bool			 out_paused;	/* to_client full: not read */
+	bool			 out_paused;	/* to_peer full: not read */
 	char			*out_line;	/* line mode: partial line */
 	size_t			 out_linelen, out_linecap;
 	TAILQ_ENTRY(session)	 flush_entry;	/* input to write to stdin */
@@ -141,7 +141,7 @@ struct session {
 	bool			 hup_watched;
 
 	/* Main thread only. */
-	int			 pipes[6];	/* child_make_pipes', unused yet */
+	int			 pipes[6];	/* spawn_make_pipes', unused yet */
 	struct child		*child;
 	bool			 main_done;	/* main's reference dropped */
 	bool			 holds_fork;	/* counts against --maxforks */
