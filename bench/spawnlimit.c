@@ -230,6 +230,7 @@ pipe_latency(const char *exe, char **argv, const char *msg, size_t len,
 		if (round_trip(in[1], out[0], msg, len) != 0) {
 			fprintf(stderr, "spawnlimit: pipe round trip %ld failed\n",
 			    k);
+			free(us);
 			return 1;
 		}
 		if (k >= 0)
@@ -331,14 +332,19 @@ main(int argc, char **argv)
 	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (counts == MAP_FAILED)
 		die("mmap");
-	pids = calloc((size_t)procs, sizeof(pid_t));
+	if ((pids = calloc((size_t)procs, sizeof(pid_t))) == NULL)
+		die("calloc");
 	signal(SIGPIPE, SIG_IGN);
 	posix_spawnattr_init(&attr);
 	posix_spawnattr_setpgroup(&attr, 0);
 	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
-	if (pipe_mode)
-		return pipe_latency(exe, cmd, msg, (size_t)size + 1, &attr,
+	if (pipe_mode) {
+		failed = pipe_latency(exe, cmd, msg, (size_t)size + 1, &attr,
 		    rounds);
+		free(pids);
+		free(msg);
+		return failed;
+	}
 
 	for (i = 0; i < procs; i++) {
 		pids[i] = fork();
@@ -381,5 +387,7 @@ main(int argc, char **argv)
 	printf("scenario=spawnlimit mode=%s procs=%ld hold_fds=%ld seconds=%.3f "
 	    "spawns=%ld rate=%.1f failed_workers=%d\n", bare ? "bare" : "echo",
 	    procs, hold, seconds, total, (double)total / seconds, failed);
+	free(pids);
+	free(msg);
 	return failed ? 1 : 0;
 }

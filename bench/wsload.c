@@ -112,6 +112,9 @@ now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+static void die(const char *, ...)
+    __attribute__((format(printf, 1, 2), noreturn));
+
 static void
 die(const char *fmt, ...)
 {
@@ -324,7 +327,8 @@ static void (*on_msg_end)(struct conn *);
 static void (*on_closed)(struct conn *, int ok);
 static void (*on_read_done)(struct conn *);	/* after each read's frames */
 
-static void conn_fail(struct conn *, enum err, const char *, ...);
+static void conn_fail(struct conn *, enum err, const char *, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /*
  * A connection that fails inside conn_new() is reported from the event loop,
@@ -1676,7 +1680,7 @@ main(int argc, char **argv)
 			v = strtol(optarg, &e, 10);
 		}
 #define NUM(field, min) do { \
-	if (errno || *e || v < (min)) die("bad value for --%s: %s", \
+	if (errno || e == NULL || *e || v < (min)) die("bad value for --%s: %s", \
 	    lo[li].name, optarg); \
 	opt.field = v; } while (0)
 		switch (ch) {
@@ -1700,7 +1704,8 @@ main(int argc, char **argv)
 		case 'I': NUM(idle_ms, 0); break;
 		case 'v': opt.verbose = 1; break;
 		case 'A':
-			if (strpbrk(optarg, "\r\n") || !strchr(optarg, ':'))
+			if (optarg == NULL || strpbrk(optarg, "\r\n") ||
+			    !strchr(optarg, ':'))
 				die("--header wants 'Name: value': %s", optarg);
 			opt.header = optarg;
 			break;

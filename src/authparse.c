@@ -124,7 +124,13 @@ htpasswd_parse(struct htpasswd *h, const char *text, size_t len, char *err,
 	char	*s, *end, *next;
 	size_t	 lines = 1, line = 0, i;
 
-	memset(h, 0, sizeof *h);
+	/*
+	 * Field by field: after a memset of the whole struct, clang's analyzer
+	 * loses that n is 0 and reports a NULL user in parse_line's loop.
+	 */
+	h->v = NULL;
+	h->n = 0;
+	h->buf = NULL;
 	if (memchr(text, '\0', len) != NULL) {
 		snprintf(err, errlen, "a NUL byte in the file");
 		return -1;

@@ -620,15 +620,34 @@ cgi_send_head(struct conn *c, char *head)
 	return 0;
 }
 
+/* The script's stdout is done with; the answer may still be going out. */
 static void
-cgi_done(struct conn *c)
+cgi_release(struct conn *c)
 {
 	if (c->cgi_out != NULL) {
 		bufferevent_free(c->cgi_out);
 		c->cgi_out = NULL;
 	}
 	c->pid = -1;	/* exited or about to: reaped by children_reap */
+}
+
+/* c may be freed: the caller must not use it after. */
+static void
+cgi_done(struct conn *c)
+{
+	cgi_release(c);
 	finish(c);
+}
+
+/*
+ * Ends a CGI request the script has not answered properly with 502.
+ * respond() finishes c, which may free it: the caller must not use c after.
+ */
+static void
+cgi_bad_gateway(struct conn *c)
+{
+	cgi_release(c);
+	respond_text(c, 502, NULL, "502 Bad Gateway\n", false);
 }
 
 /* The body is all in: from now on only a stalled write times out. */
@@ -639,65 +658,88 @@ body_done(struct conn *c)
 	    &(struct timeval){ IO_TIMEOUT, 0 });
 }
 
+/*
+ * The script's header block, once it is all in, answered with. Returns 1
+ * when it was sent, 0 while it is still coming, and -1 when c is finished
+ * or freed (the caller must not use c then).
+ */
+static int
+cgi_read_head(struct conn *c, struct evbuffer *in)
+{
+	struct evbuffer_ptr p;
+	char		*head;
+	size_t		 hlen, skip;
+
+	p = evbuffer_search(in, "\n\n", 2, NULL);
+	skip = 2;
+	if (p.pos == -1) {
+		p = evbuffer_search(in, "\r\n\r\n", 4, NULL);
+		skip = 4;
+	}
+	if (p.pos == -1) {
+		if (evbuffer_get_length(in) <= CGI_HEAD_MAX)
+			return 0;
+		log_error("CGI script sent no header block");
+		cgi_bad_gateway(c);
+		return -1;
+	}
+	hlen = (size_t)p.pos;
+	if ((head = malloc(hlen + 1)) == NULL) {
+		conn_free(c);
+		return -1;
+	}
+	evbuffer_remove(in, head, hlen);
+	head[hlen] = '\0';
+	evbuffer_drain(in, skip);
+	c->head_done = true;
+	if (cgi_send_head(c, head) != 0) {
+		free(head);
+		conn_free(c);
+		return -1;
+	}
+	free(head);
+	return 1;
+}
+
+/* The script's body after its head, as it comes. */
+static void
+cgi_forward(struct conn *c, struct evbuffer *in)
+{
+	bufferevent_write_buffer(c->bev, in);
+	/* A slow client holds the script back instead of our memory. */
+	if (evbuffer_get_length(bufferevent_get_output(c->bev)) > OUT_HIGH)
+		bufferevent_disable(c->cgi_out, EV_READ);
+}
+
 static void
 on_cgi_read(struct bufferevent *bev, void *arg)
 {
 	struct conn	*c = arg;
 	struct evbuffer	*in = bufferevent_get_input(bev);
-	struct evbuffer_ptr p;
-	char		*head;
-	size_t		 hlen, skip;
 
-	if (!c->head_done) {
-		p = evbuffer_search(in, "\n\n", 2, NULL);
-		skip = 2;
-		if (p.pos == -1) {
-			p = evbuffer_search(in, "\r\n\r\n", 4, NULL);
-			skip = 4;
-		}
-		if (p.pos == -1) {
-			if (evbuffer_get_length(in) > CGI_HEAD_MAX) {
-				log_error("CGI script sent no header block");
-				respond_text(c, 502, NULL,
-				    "502 Bad Gateway\n", false);
-				cgi_done(c);
-			}
-			return;
-		}
-		hlen = (size_t)p.pos;
-		if ((head = malloc(hlen + 1)) == NULL) {
-			conn_free(c);
-			return;
-		}
-		evbuffer_remove(in, head, hlen);
-		head[hlen] = '\0';
-		evbuffer_drain(in, skip);
-		c->head_done = true;
-		if (cgi_send_head(c, head) != 0) {
-			free(head);
-			conn_free(c);
-			return;
-		}
-		free(head);
-	}
-	bufferevent_write_buffer(c->bev, in);
-	/* A slow client holds the script back instead of our memory. */
-	if (evbuffer_get_length(bufferevent_get_output(c->bev)) > OUT_HIGH)
-		bufferevent_disable(bev, EV_READ);
+	if (!c->head_done && cgi_read_head(c, in) <= 0)
+		return;
+	cgi_forward(c, in);
 }
 
 static void
 on_cgi_event(struct bufferevent *bev, short what, void *arg)
 {
 	struct conn	*c = arg;
+	struct evbuffer	*in = bufferevent_get_input(bev);
 
-	(void)bev;
 	if (!(what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)))
 		return;
 	if (!c->head_done) {
-		on_cgi_read(c->cgi_out, c);	/* a head with no body */
-		if (!c->head_done) {
-			respond_text(c, 502, NULL, "502 Bad Gateway\n", false);
+		switch (cgi_read_head(c, in)) {	/* a head with no body */
+		case -1:
+			return;
+		case 0:
+			cgi_bad_gateway(c);
+			return;
+		default:
+			cgi_forward(c, in);
+			break;
 		}
 	}
 	cgi_done(c);
@@ -929,12 +971,15 @@ httpd_serve(struct server *srv, int fd, size_t headlen,
 void
 httpd_free(struct server *srv)
 {
-	struct conn	*c;
+	struct conn	*c, *next;
 
 	if (srv->httpd == NULL)
 		return;
-	while ((c = TAILQ_FIRST(srv->httpd)) != NULL)
+	/* conn_free touches no other element: the next one is read first. */
+	for (c = TAILQ_FIRST(srv->httpd); c != NULL; c = next) {
+		next = TAILQ_NEXT(c, entry);
 		conn_free(c);
+	}
 	free(srv->httpd);
 	srv->httpd = NULL;
 }

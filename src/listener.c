@@ -765,7 +765,12 @@ static void
 on_accept(evutil_socket_t fd, short what, void *arg)
 {
 	struct listener		*l = arg;
-	struct sockaddr_storage	 ss;
+	/*
+	 * accept4 fills ss; initialised for clang's analyzer only, which
+	 * does not see a write through glibc's transparent-union sockaddr
+	 * argument and would call ss_family garbage.
+	 */
+	struct sockaddr_storage	 ss = { .ss_family = AF_UNSPEC };
 	struct timeval		 backoff = { 0, 100000 };
 	socklen_t		 len;
 	int			 i, cfd;
@@ -799,7 +804,8 @@ listener_add(struct server *srv, int fd, const char *how)
 {
 	struct listeners	*ls = srv->listeners;
 	struct listener		*l;
-	struct sockaddr_storage	 ss;
+	/* getsockname fills it; initialised for the analyzer (see on_accept) */
+	struct sockaddr_storage	 ss = { .ss_family = AF_UNSPEC };
 	socklen_t		 len = sizeof ss;
 	char			 ip[INET6_ADDRSTRLEN], ep[160];
 	int			 port;
@@ -1072,7 +1078,7 @@ void
 listeners_close(struct server *srv)
 {
 	struct listeners	*ls = srv->listeners;
-	struct pending		*p;
+	struct pending		*p, *next;
 	size_t			 i;
 
 	if (ls == NULL)
@@ -1085,8 +1091,11 @@ listeners_close(struct server *srv)
 	if (ls->unix_bound)
 		unlink(srv->cfg->unixsocket);
 	ls->n = 0;
-	while ((p = TAILQ_FIRST(&ls->pending)) != NULL)
+	/* pending_free touches no other element: the next one is read first. */
+	for (p = TAILQ_FIRST(&ls->pending); p != NULL; p = next) {
+		next = TAILQ_NEXT(p, entry);
 		pending_free(p, true);
+	}
 	free(ls);
 	srv->listeners = NULL;
 }

@@ -327,6 +327,24 @@ net_drain(struct net *n)
 	}
 }
 
+/*
+ * lws_close_reason() takes the reason as a non-const buffer, though it only
+ * copies it into the close frame (at most 123 bytes: a close payload is 125
+ * with the code). Copying it here rather than casting const away keeps a
+ * const string const.
+ */
+static void
+close_reason(struct lws *wsi, uint16_t code, const char *why)
+{
+	unsigned char	 buf[123];
+	size_t		 n = strlen(why);
+
+	if (n > sizeof buf)
+		n = sizeof buf;
+	memcpy(buf, why, n);
+	lws_close_reason(wsi, (enum lws_close_status)code, buf, n);
+}
+
 static int
 protocol_error(struct session *s, struct lws *wsi, uint16_t code,
     const char *why)
@@ -336,8 +354,7 @@ protocol_error(struct session *s, struct lws *wsi, uint16_t code,
 	session_unlock(s);
 	log_debug("session=%llu protocol error: %s",
 	    (unsigned long long)s->id, why);
-	lws_close_reason(wsi, (enum lws_close_status)code,
-	    (unsigned char *)why, strlen(why));
+	close_reason(wsi, code, why);
 	s->closing = true;	/* lws sends the close: nothing may follow */
 	return -1;
 }

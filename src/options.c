@@ -162,7 +162,7 @@ static int
 apply_value(struct config *c, const struct option_entry *o, const char *v,
     char *err, size_t errlen)
 {
-	bool	 b;
+	bool	 b = false;	/* options_bool sets it unless it fails */
 
 	if (o->parse != NULL)
 		return o->parse(c, o, v, err, errlen);

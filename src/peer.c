@@ -159,10 +159,13 @@ peers_init(struct peers *set, struct event_base *base,
 void
 peers_close_all(struct peers *set)
 {
-	struct peer	*c;
+	struct peer	*c, *next;
 
-	while ((c = TAILQ_FIRST(&set->all)) != NULL)
+	/* peer_close touches no other element: the next one is read first. */
+	for (c = TAILQ_FIRST(&set->all); c != NULL; c = next) {
+		next = TAILQ_NEXT(c, entry);
 		peer_close(c);
+	}
 }
 
 /* Takes the socket (non-blocking) only when it returns a connection. */

@@ -442,12 +442,11 @@ void
 spawner_poll(struct spawner *sp)
 {
 	struct spawnmsg	 m;
-	int		 r;
 
 	if (sp == NULL)
 		return;
 	deliver_notes(sp);
-	while (sp->fd >= 0 && (r = read_message(sp, &m)) > 0) {
+	while (sp->fd >= 0 && read_message(sp, &m) > 0) {
 		if (m.type == SPAWNMSG_EXITED)
 			sp->exited(sp->arg, m.pid, m.value);
 		else

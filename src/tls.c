@@ -238,12 +238,15 @@ void
 tls_stop(struct server *srv)
 {
 	struct tls	*t = srv->tls;
-	struct relay	*r;
+	struct relay	*r, *next;
 
 	if (t == NULL)
 		return;
-	while ((r = TAILQ_FIRST(&t->relays)) != NULL)
+	/* relay_free touches no other element: the next one is read first. */
+	for (r = TAILQ_FIRST(&t->relays); r != NULL; r = next) {
+		next = TAILQ_NEXT(r, entry);
 		relay_free(r);
+	}
 	SSL_CTX_free(t->ctx);
 	free(t);
 	srv->tls = NULL;

@@ -4,6 +4,7 @@
  * the frames itself (see net.c), so the handshake's answer is ours too.
  * Everything that could refuse the upgrade was decided before this runs.
  */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,14 +45,20 @@ upgrade_subprotocol(const struct config *cfg, const struct http_request *req,
 }
 
 /* Appends to buf; false once it would not fit. */
+static bool put(char *buf, size_t *off, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 static bool
-put(char *buf, size_t *off, const char *fmt, const char *a, size_t alen)
+put(char *buf, size_t *off, const char *fmt, ...)
 {
+	va_list	 ap;
 	int	 n;
 
 	if (*off >= REPLY_MAX)
 		return false;
-	n = snprintf(buf + *off, REPLY_MAX - *off, fmt, (int)alen, a);
+	va_start(ap, fmt);
+	n = vsnprintf(buf + *off, REPLY_MAX - *off, fmt, ap);
+	va_end(ap);
 	if (n < 0 || (size_t)n >= REPLY_MAX - *off)
 		return false;
 	*off += (size_t)n;
@@ -67,8 +74,7 @@ put_config_headers(const struct config *cfg, char *buf, size_t *off)
 	for (i = 0; i < cfg->nheaders; i++) {
 		if (cfg->header_kinds[i] == HEADER_HTTP)
 			continue;
-		if (!put(buf, off, "%.*s\r\n", cfg->headers[i],
-		    strlen(cfg->headers[i])))
+		if (!put(buf, off, "%s\r\n", cfg->headers[i]))
 			return false;
 	}
 	return true;
@@ -93,15 +99,14 @@ upgrade_reply(const struct config *cfg, const struct http_request *req,
 	proto = upgrade_subprotocol(cfg, req, &plen);
 	if (!put(buf, &off, "HTTP/1.1 101 Switching Protocols\r\n"
 	    "Upgrade: websocket\r\nConnection: Upgrade\r\n"
-	    "Sec-WebSocket-Accept: %.*s\r\n", accept, strlen(accept)) ||
+	    "Sec-WebSocket-Accept: %s\r\n", accept) ||
 	    (proto != NULL && !put(buf, &off,
-	    "Sec-WebSocket-Protocol: %.*s\r\n", proto, plen)) ||
+	    "Sec-WebSocket-Protocol: %.*s\r\n", (int)plen, proto)) ||
 	    (u->deflate && !put(buf, &off,
-	    "Sec-WebSocket-Extensions: %.*s\r\n", ext, strlen(ext))) ||
+	    "Sec-WebSocket-Extensions: %s\r\n", ext)) ||
 	    !put_config_headers(cfg, buf, &off) ||
-	    (half_close && !put(buf, &off, "%.*s: 1\r\n", HALF_CLOSE_HEADER,
-	    strlen(HALF_CLOSE_HEADER))) ||
-	    !put(buf, &off, "%.*s\r\n", "", 0)) {
+	    (half_close && !put(buf, &off, "%s: 1\r\n", HALF_CLOSE_HEADER)) ||
+	    !put(buf, &off, "\r\n")) {
 		free(buf);
 		return -1;
 	}

@@ -643,3 +643,28 @@ async def echo_check(server, token="ping", timeout=IO_TIMEOUT, path="/"):
         got = await recv(ws, timeout)
         assert got == token
     return True
+
+
+# tests/e2e.sh runs the suite on several pytest-xdist workers when
+# python3-pytest-xdist is there (--dist loadgroup: one test at a time to any
+# free worker, except that a group stays on one worker). These modules
+# measure CPU time or wall-clock bounds, or hold hundreds to thousands of
+# fds and sessions: they all go to one worker, so that at least they never
+# run beside each other.
+MACHINE_WIDE = {
+    "test_idle_thousands.py",   # a thousand idle sessions, RLIMIT_NOFILE
+    "test_chaos.py",            # wall-clock phases, many sessions
+    "test_load.py",             # load, RLIMIT_NOFILE of 48
+    "test_hostile_sessions.py", # server CPU time while idle, time bounds
+    "test_auth.py",             # CPU time of password checks, latencies
+    "test_mutation.py",         # wall-clock budgets
+}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.path.name in MACHINE_WIDE:
+            item.add_marker(pytest.mark.xdist_group("machine"))
+        elif item.path.name in ("test_client.py", "test_http_side.py"):
+            # module-scoped fixtures: keep each module's tests together
+            item.add_marker(pytest.mark.xdist_group(item.path.name))

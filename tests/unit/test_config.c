@@ -782,9 +782,10 @@ test_resolve(void)
 {
 	char	 d1[300], d2[300], path[1024];
 	char	 want[PATH_MAX], err[512], found[PATH_MAX];
+	const char *tmp = getenv("TMPDIR");
 
 	snprintf(tmpdir, sizeof tmpdir, "%s/wsbunit.XXXXXX",
-	    getenv("TMPDIR") && *getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+	    tmp != NULL && *tmp != '\0' ? tmp : "/tmp");
 	if (!CHECK(mkdtemp(tmpdir) != NULL))
 		return;
 	snprintf(d1, sizeof d1, "%s/d1", tmpdir);

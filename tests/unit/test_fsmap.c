@@ -77,11 +77,11 @@ mklink(const char *target, const char *rel)
 static int
 build_tree(void)
 {
-	char	 p[PATH_MAX], t[PATH_MAX];
+	char		 p[PATH_MAX], t[PATH_MAX];
+	const char	*tmp = getenv("TMPDIR");
 
 	snprintf(base, sizeof base, "%s/wsb-fsmap-XXXXXX",
-	    getenv("TMPDIR") != NULL && getenv("TMPDIR")[0] != '\0' ?
-	    getenv("TMPDIR") : "/tmp");
+	    tmp != NULL && tmp[0] != '\0' ? tmp : "/tmp");
 	if (mkdtemp(base) == NULL)
 		return -1;
 	snprintf(root, sizeof root, "%s/root", base);

@@ -30,6 +30,7 @@ reply_for(const struct config *cfg, const char *head, bool half_close,
 	struct http_request	 req;
 	char			*out;
 
+	memset(u, 0, sizeof *u);	/* read by the tests even when NULL */
 	if (http_parse_request(&req, head, strlen(head)) != 0)
 		return NULL;
 	if (upgrade_reply(cfg, &req, half_close, u) != 0) {
@@ -37,8 +38,10 @@ reply_for(const struct config *cfg, const char *head, bool half_close,
 		return NULL;
 	}
 	http_request_free(&req);
-	if ((out = malloc(u->len + 1)) == NULL)
+	if ((out = malloc(u->len + 1)) == NULL) {
+		free(u->reply);
 		return NULL;
+	}
 	memcpy(out, u->reply, u->len);
 	out[u->len] = '\0';
 	free(u->reply);
@@ -158,10 +161,13 @@ test_refused(void)
 	struct config	 cfg;
 	struct upgrade	 u;
 	const char	*head = "GET / HTTP/1.1\r\nHost: a\r\n\r\n";
+	char		*r;
 
 	memset(&cfg, 0, sizeof cfg);
 	/* No key: no answer can be made (listener.c refuses it first). */
-	CHECK(reply_for(&cfg, head, false, &u) == NULL);
+	r = reply_for(&cfg, head, false, &u);
+	CHECK(r == NULL);
+	free(r);
 }
 
 int

@@ -809,6 +809,7 @@ test_max_message(void)
 	wsrx_init(&rx, 10, false, true);
 	n = wsrx_parse(&rx, st.b, 1, &o);
 	CHECK_EQ_INT(o.type, WSRX_NEED_MORE);
+	CHECK_EQ_INT(n, 1);
 	n = wsrx_parse(&rx, st.b + 1, 1, &o);
 	CHECK_EQ_INT(o.type, WSRX_ERROR);
 	CHECK_EQ_INT(o.code, 1009);

@@ -67,31 +67,39 @@ unit_check_int(long long got, long long want, const char *file, int line,
 }
 
 static inline void
+unit_print_byte(unsigned char c)
+{
+	if (c == '"' || c == '\\')
+		fprintf(stderr, "\\%c", c);
+	else if (c >= 32 && c < 127)
+		fputc(c, stderr);
+	else
+		fprintf(stderr, "\\x%02x", c);
+}
+
+static inline void
 unit_print_bytes(const char *s, size_t n)
 {
 	size_t	 i;
 
 	fputc('"', stderr);
-	for (i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (c == '"' || c == '\\')
-			fprintf(stderr, "\\%c", c);
-		else if (c >= 32 && c < 127)
-			fputc(c, stderr);
-		else
-			fprintf(stderr, "\\x%02x", c);
-	}
+	for (i = 0; i < n; i++)
+		unit_print_byte((unsigned char)s[i]);
 	fputc('"', stderr);
 }
 
+/* Up to the NUL, read byte by byte (not strlen first, then indexed). */
 static inline void
 unit_print_str(const char *s)
 {
-	if (s == NULL)
+	if (s == NULL) {
 		fprintf(stderr, "(null)");
-	else
-		unit_print_bytes(s, strlen(s));
+		return;
+	}
+	fputc('"', stderr);
+	for (; *s != '\0'; s++)
+		unit_print_byte((unsigned char)*s);
+	fputc('"', stderr);
 }
 
 static inline int
@@ -159,6 +167,9 @@ unit_check_sub(const char *s, const char *sub, int prefix, const char *file,
 	fputc('\n', stderr);
 	return 0;
 }
+
+static inline void unit_set_ctx(const char *, ...)
+    __attribute__((format(printf, 1, 2)));
 
 static inline void
 unit_set_ctx(const char *fmt, ...)
