@@ -1,4 +1,4 @@
-/* The network thread: one lws context on lws's own poll loop. */
+/* The network thread: every connection and every child's stdin and stdout. */
 #ifndef WSB_NET_H
 #define WSB_NET_H
 
