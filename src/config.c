@@ -9,7 +9,6 @@
  */
 #include <errno.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,20 +20,6 @@
 #include "config.h"
 #include "http.h"
 #include "options.h"
-
-static int fail(char *, size_t, const char *, ...)
-    __attribute__((__format__(__printf__, 3, 4)));
-
-static int
-fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list	 ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -1;
-}
 
 static int
 set_defaults(struct config *c, char *err, size_t errlen)
@@ -52,17 +37,17 @@ set_origins(struct config *c, char *err, size_t errlen)
 	size_t	 n = 0;
 
 	if ((c->origins_buf = strdup(c->origin)) == NULL)
-		return fail(err, errlen, "out of memory");
+		return options_error(err, errlen, "out of memory");
 	for (s = c->origins_buf; (o = strtok_r(s, ", ", &save)) != NULL;
 	    s = NULL) {
 		if (n == CONFIG_MAX_HEADERS)
-			return fail(err, errlen, "--origin: more than %d "
+			return options_error(err, errlen, "--origin: more than %d "
 			    "entries", CONFIG_MAX_HEADERS);
 		c->origins[n++] = o;
 	}
 	c->origins[n] = NULL;
 	if (n == 0)
-		return fail(err, errlen, "--origin: no origins listed");
+		return options_error(err, errlen, "--origin: no origins listed");
 	return 0;
 }
 
@@ -87,30 +72,30 @@ check_server_flags(struct config *c, char *err, size_t errlen)
 	size_t	 i;
 
 	if (c->devconsole && (c->staticdir != NULL || c->cgidir != NULL))
-		return fail(err, errlen, "--devconsole cannot be combined with "
+		return options_error(err, errlen, "--devconsole cannot be combined with "
 		    "--staticdir or --cgidir");
 	if (c->passstderr && c->binary)
-		return fail(err, errlen, "--passstderr sends JSON lines: it "
+		return options_error(err, errlen, "--passstderr sends JSON lines: it "
 		    "cannot be combined with --binary");
 	if (c->ssl && (c->sslcert == NULL || c->sslkey == NULL))
-		return fail(err, errlen, "--ssl needs --sslcert and --sslkey");
+		return options_error(err, errlen, "--ssl needs --sslcert and --sslkey");
 	if (!c->ssl && (c->sslcert != NULL || c->sslkey != NULL ||
 	    c->sslca != NULL))
-		return fail(err, errlen, "--sslcert, --sslkey and --sslca need "
+		return options_error(err, errlen, "--sslcert, --sslkey and --sslca need "
 		    "--ssl");
 	if (c->auth_realm != NULL && c->basic_auth == NULL)
-		return fail(err, errlen, "--auth-realm needs --basic-auth");
+		return options_error(err, errlen, "--auth-realm needs --basic-auth");
 	if (c->auth_header != NULL && c->proxies[0] == NULL)
-		return fail(err, errlen, "--auth-header needs --trusted-proxy: "
+		return options_error(err, errlen, "--auth-header needs --trusted-proxy: "
 		    "only a proxy's word is taken");
 	if (c->redirport != 0 && c->redirport == c->port)
-		return fail(err, errlen, "--redirport must differ from --port");
+		return options_error(err, errlen, "--redirport must differ from --port");
 	if (c->origin != NULL && set_origins(c, err, errlen) != 0)
 		return -1;
 	for (i = 0; i < c->nheaders; i++) {
 		if (strncasecmp(c->headers[i], "content-length:", 15) == 0 ||
 		    strncasecmp(c->headers[i], "connection:", 11) == 0)
-			return fail(err, errlen, "--header: '%s' would break "
+			return options_error(err, errlen, "--header: '%s' would break "
 			    "the response", c->headers[i]);
 	}
 	return 0;
@@ -120,9 +105,9 @@ static int
 check_server(struct config *c, char **command, char *err, size_t errlen)
 {
 	if (command == NULL && c->dir == NULL)
-		return fail(err, errlen, "no COMMAND given (see --help)");
+		return options_error(err, errlen, "no COMMAND given (see --help)");
 	if (command != NULL && c->dir != NULL)
-		return fail(err, errlen, "--dir picks the command from the URL: "
+		return options_error(err, errlen, "--dir picks the command from the URL: "
 		    "give --dir or a COMMAND, not both");
 	c->command = command;
 	if (check_mode(c, OPTION_SERVER, err, errlen) != 0)
@@ -138,7 +123,7 @@ check_client(struct config *c, char **command, char *err, size_t errlen)
 	if (check_mode(c, OPTION_CLIENT, err, errlen) != 0)
 		return -1;
 	if ((c->sslcert == NULL) != (c->sslkey == NULL))
-		return fail(err, errlen, "--sslcert and --sslkey go together");
+		return options_error(err, errlen, "--sslcert and --sslkey go together");
 	/* In a pipeline, only trouble belongs on stderr. */
 	if (!options_given(c, "loglevel"))
 		c->loglevel = LL_ERROR;
@@ -159,12 +144,12 @@ parse_flag(struct config *c, int argc, char **argv, int *i, char *err,
 	len = eq != NULL ? (size_t)(eq - name) : strlen(name);
 	if ((o = options_find(name, len)) == NULL)
 		/* Up to the '=': the value may be a secret. */
-		return fail(err, errlen, "unknown option '%.*s' (see --help)",
+		return options_error(err, errlen, "unknown option '%.*s' (see --help)",
 		    (int)(name - arg + len), arg);
 	v = eq != NULL ? eq + 1 : NULL;
 	if (o->kind != OPTION_FLAG && v == NULL) {
 		if (*i + 1 >= argc)
-			return fail(err, errlen, "--%s needs a value", o->name);
+			return options_error(err, errlen, "--%s needs a value", o->name);
 		v = argv[++*i];
 	}
 	return options_apply(c, o, v, err, errlen);
@@ -217,13 +202,13 @@ config_resolve_command(struct config *c, const char *path_env, char *err,
 
 	if (strchr(cmd, '/') != NULL) {
 		if (stat(cmd, &st) != 0)
-			return fail(err, errlen, "command '%s': %s", cmd,
+			return options_error(err, errlen, "command '%s': %s", cmd,
 			    strerror(errno));
 		if (!S_ISREG(st.st_mode) || access(cmd, X_OK) != 0)
-			return fail(err, errlen, "command '%s': not an "
+			return options_error(err, errlen, "command '%s': not an "
 			    "executable file", cmd);
 		return (c->command_path = strdup(cmd)) ? 0 :
-		    fail(err, errlen, "out of memory");
+		    options_error(err, errlen, "out of memory");
 	}
 	if (path_env == NULL || *path_env == '\0')
 		path_env = "/usr/local/bin:/usr/bin:/bin";
@@ -240,13 +225,13 @@ config_resolve_command(struct config *c, const char *path_env, char *err,
 		if (stat(buf, &st) == 0 && S_ISREG(st.st_mode)) {
 			if (access(buf, X_OK) == 0)
 				return (c->command_path = strdup(buf)) ? 0 :
-				    fail(err, errlen, "out of memory");
+				    options_error(err, errlen, "out of memory");
 			saw_file = 1;
 		}
 		if (*end == '\0')
 			break;
 	}
-	return fail(err, errlen, "command '%s': %s", cmd, saw_file ?
+	return options_error(err, errlen, "command '%s': %s", cmd, saw_file ?
 	    "not executable" : "not found in PATH");
 }
 
@@ -284,44 +269,44 @@ config_client_credentials(struct config *c, const char *env_pw,
 	int		 rc = -1;
 
 	if (url_parse(c->connect_url, &u) != 0 || set_connect_shown(c) != 0)
-		return fail(err, errlen, "--connect: '%s' is not a ws:// or "
+		return options_error(err, errlen, "--connect: '%s' is not a ws:// or "
 		    "wss:// URL", c->connect_url);
 	if (u.user[0] == '\0') {
 		if (c->password_file != NULL)
-			return fail(err, errlen, "--password-file needs a user "
+			return options_error(err, errlen, "--password-file needs a user "
 			    "in the URL (ws://user@host/)");
 		return 0;
 	}
 	for (i = 0; i < c->nheaders; i++) {
 		if (strncasecmp(c->headers[i], "authorization:", 14) == 0)
-			return fail(err, errlen, "--header: Authorization is "
+			return options_error(err, errlen, "--header: Authorization is "
 			    "made from the URL's user: give one of them");
 	}
 	if (u.has_pass && file_pw != NULL) {
-		rc = fail(err, errlen, "--connect's URL has a password: "
+		rc = options_error(err, errlen, "--connect's URL has a password: "
 		    "--password-file is one too many");
 		goto out;
 	}
 	pw = u.has_pass ? u.pass : file_pw != NULL ? file_pw : env_pw;
 	if (pw == NULL) {
-		rc = fail(err, errlen, "no password for user '%s': give "
+		rc = options_error(err, errlen, "no password for user '%s': give "
 		    "--password-file or set WSBRIDGE_PASSWORD", u.user);
 		goto out;
 	}
 	if (strlen(pw) > AUTH_PASS_MAX ||
 	    auth_basic_encode(u.user, pw, value, sizeof value) != 0) {
-		rc = fail(err, errlen, "the password is longer than %d bytes",
+		rc = options_error(err, errlen, "the password is longer than %d bytes",
 		    AUTH_PASS_MAX);
 		goto out;
 	}
 	if (c->nheaders == CONFIG_MAX_HEADERS) {
-		rc = fail(err, errlen, "--header: more than %d headers with "
+		rc = options_error(err, errlen, "--header: more than %d headers with "
 		    "the Authorization one", CONFIG_MAX_HEADERS - 1);
 		goto out;
 	}
 	if (asprintf(&c->auth_line, "Authorization: %s", value) == -1) {
 		c->auth_line = NULL;
-		rc = fail(err, errlen, "out of memory");
+		rc = options_error(err, errlen, "out of memory");
 		goto out;
 	}
 	c->header_kinds[c->nheaders] = HEADER_ALL;

@@ -48,18 +48,37 @@ net_stdout_ended(struct session *s)
 	session_wake_main(s);
 }
 
+/*
+ * One change to the epoll set outpoll for one of a session's fds; the
+ * watch says which when an event comes. Logged with what it was for;
+ * returns -1 if it failed.
+ */
+int
+net_outpoll_ctl(struct net *n, struct session *s, int op, int fd,
+    uint32_t events, struct net_watch *w)
+{
+	static const char *const kinds[] = { "stdout", "stdin", "socket" };
+	struct epoll_event	 ev;
+
+	memset(&ev, 0, sizeof ev);
+	ev.events = events;
+	ev.data.ptr = w;
+	if (epoll_ctl(n->outpoll, op, fd, &ev) == 0)
+		return 0;
+	log_error("session=%llu epoll_ctl(%s, %s): %s",
+	    (unsigned long long)s->id, kinds[w->kind],
+	    op == EPOLL_CTL_ADD ? "add" : op == EPOLL_CTL_DEL ? "del" : "mod",
+	    strerror(errno));
+	return -1;
+}
+
 /* Asks the stdout set for input from this pipe, or for none (paused). */
 static void
 watch_stdout(struct net *n, struct session *s, bool readable)
 {
-	struct epoll_event	 ev;
-
-	memset(&ev, 0, sizeof ev);
-	ev.events = readable ? EPOLLIN : 0;	/* EPOLLHUP comes anyway */
-	ev.data.ptr = &s->out_watch;
-	if (epoll_ctl(n->outpoll, EPOLL_CTL_MOD, s->out_fd, &ev) == -1)
-		log_error("session=%llu epoll_ctl(stdout): %s",
-		    (unsigned long long)s->id, strerror(errno));
+	/* EPOLLHUP comes anyway. */
+	(void)net_outpoll_ctl(n, s, EPOLL_CTL_MOD, s->out_fd,
+	    readable ? EPOLLIN : 0, &s->out_watch);
 }
 
 /*
@@ -70,14 +89,8 @@ watch_stdout(struct net *n, struct session *s, bool readable)
 void
 net_adopt_stdout(struct net *n, struct session *s, int fd)
 {
-	struct epoll_event	 ev;
-
-	memset(&ev, 0, sizeof ev);
-	ev.events = EPOLLIN;
-	ev.data.ptr = &s->out_watch;
-	if (epoll_ctl(n->outpoll, EPOLL_CTL_ADD, fd, &ev) == -1) {
-		log_error("session=%llu cannot watch the child's stdout: %s",
-		    (unsigned long long)s->id, strerror(errno));
+	if (net_outpoll_ctl(n, s, EPOLL_CTL_ADD, fd, EPOLLIN,
+	    &s->out_watch) == -1) {
 		close(fd);
 		net_stdout_ended(s);
 		return;
@@ -178,9 +191,8 @@ net_close_stdout(struct net *n, struct session *s, bool drain)
 	for (i = 0; drain && i < DRAIN_READS; i++)
 		if (net_read_stdout(n, s, s->out_fd, true) < 0)
 			break;
-	if (epoll_ctl(n->outpoll, EPOLL_CTL_DEL, s->out_fd, NULL) == -1)
-		log_error("session=%llu epoll_ctl(stdout, DEL): %s",
-		    (unsigned long long)s->id, strerror(errno));
+	(void)net_outpoll_ctl(n, s, EPOLL_CTL_DEL, s->out_fd, 0,
+	    &s->out_watch);
 	close(s->out_fd);
 	s->out_fd = -1;
 	TAILQ_REMOVE(&n->readers, s, out_entry);
@@ -308,19 +320,11 @@ net_take_input(struct net *n, struct session *s, const void *in, size_t len,
 static void
 watch_stdin(struct net *n, struct session *s, bool writable)
 {
-	struct epoll_event	 ev;
-
 	if (s->in_blocked == writable)
 		return;
-	memset(&ev, 0, sizeof ev);
-	ev.events = writable ? EPOLLOUT : 0;
-	ev.data.ptr = &s->in_watch;
-	if (epoll_ctl(n->outpoll, EPOLL_CTL_MOD, s->in_fd, &ev) == -1) {
-		log_error("session=%llu epoll_ctl(stdin): %s",
-		    (unsigned long long)s->id, strerror(errno));
-		return;
-	}
-	s->in_blocked = writable;
+	if (net_outpoll_ctl(n, s, EPOLL_CTL_MOD, s->in_fd,
+	    writable ? EPOLLOUT : 0, &s->in_watch) == 0)
+		s->in_blocked = writable;
 }
 
 /*
@@ -333,9 +337,7 @@ net_close_stdin(struct net *n, struct session *s)
 {
 	bool	 resume;
 
-	if (epoll_ctl(n->outpoll, EPOLL_CTL_DEL, s->in_fd, NULL) == -1)
-		log_error("session=%llu epoll_ctl(stdin, DEL): %s",
-		    (unsigned long long)s->id, strerror(errno));
+	(void)net_outpoll_ctl(n, s, EPOLL_CTL_DEL, s->in_fd, 0, &s->in_watch);
 	close(s->in_fd);
 	s->in_fd = -1;
 	s->in_blocked = false;
@@ -403,13 +405,7 @@ stdin_event(struct net *n, struct session *s, uint32_t events)
 void
 net_adopt_stdin(struct net *n, struct session *s, int fd)
 {
-	struct epoll_event	 ev;
-
-	memset(&ev, 0, sizeof ev);
-	ev.data.ptr = &s->in_watch;
-	if (epoll_ctl(n->outpoll, EPOLL_CTL_ADD, fd, &ev) == -1) {
-		log_error("session=%llu cannot watch the child's stdin: %s",
-		    (unsigned long long)s->id, strerror(errno));
+	if (net_outpoll_ctl(n, s, EPOLL_CTL_ADD, fd, 0, &s->in_watch) == -1) {
 		close(fd);
 		session_lock(s);
 		s->stdin_closed = true;

@@ -20,6 +20,7 @@
 #include "peer.h"
 
 struct server;
+struct net_watch;
 struct session;
 
 #define SEND_CHUNK	65536	/* largest frame written in one go */
@@ -99,6 +100,8 @@ void		 net_on_wake(evutil_socket_t, short, void *);
 void		 net_on_outpoll(evutil_socket_t, short, void *);
 
 /* netpipe.c */
+int		 net_outpoll_ctl(struct net *, struct session *, int, int, uint32_t,
+		     struct net_watch *);
 void		 net_adopt_stdout(struct net *, struct session *, int);
 void		 net_resume_stdout(struct net *, struct session *);
 void		 net_close_stdout(struct net *, struct session *, bool);

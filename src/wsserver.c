@@ -54,20 +54,11 @@ static int	 net_server_peer_close(struct net *, struct session *,
 void
 net_watch_hangup(struct net *n, struct session *s, bool on)
 {
-	struct epoll_event	 ev;
-
 	if (s->hup_watched == on || s->peer == NULL)
 		return;
-	memset(&ev, 0, sizeof ev);
-	ev.events = EPOLLRDHUP;
-	ev.data.ptr = &s->hup_watch;
-	if (epoll_ctl(n->outpoll, on ? EPOLL_CTL_ADD : EPOLL_CTL_DEL,
-	    peer_fd(s->peer), &ev) == -1) {
-		log_error("session=%llu epoll_ctl(socket): %s",
-		    (unsigned long long)s->id, strerror(errno));
-		return;
-	}
-	s->hup_watched = on;
+	if (net_outpoll_ctl(n, s, on ? EPOLL_CTL_ADD : EPOLL_CTL_DEL,
+	    peer_fd(s->peer), EPOLLRDHUP, &s->hup_watch) == 0)
+		s->hup_watched = on;
 }
 
 /* Input is held back: read no more from the socket until there is room. */
