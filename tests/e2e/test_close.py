@@ -328,6 +328,30 @@ def test_closems_zero_signals_at_once(wsbridge, markers):
     assert acc.get("signal") == "SIGKILL", acc["_line"]
 
 
+@pytest.mark.parametrize("closems", [50, 200])
+@pytest.mark.parametrize("how", ["client", "stop"])
+def test_eof_comes_before_sigterm(wsbridge, markers, closems, how):
+    """The network thread closes stdin and main starts the grace only when
+    it hears so: even a short grace ends in SIGTERM after the child's EOF,
+    after a client's close and at a server's stop alike. (With 0 SIGKILL
+    follows at once and the child records nothing.)"""
+    srv = wsbridge(f"--closems={closems}", child("linger_term.sh"))
+
+    async def go():
+        async with websockets.connect(srv.url()) as ws:
+            assert await recv(ws) == "ready"
+            if how == "stop":
+                srv.signal(signal.SIGTERM)
+                await recv_until_closed(ws)
+    run(go())
+    assert markers.wait_line("events", "TERM"), markers.read("events")
+    assert markers.lines("events") == ["EOF", "TERM"], markers.read("events")
+    (acc,) = srv.wait_access(1)
+    assert acc["exit"] == "0", acc["_line"]
+    if how == "stop":
+        assert srv.wait_exit(timeout=10) == 0, srv.log_text()
+
+
 # --- grandchildren -----------------------------------------------------------
 
 @pytest.mark.parametrize("mode", ["detached", "keep", "stubborn"])
