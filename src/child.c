@@ -625,6 +625,12 @@ child_spawn(struct server *srv, struct session *s)
 		spawn_failed(srv, s, strerror(errno));
 		return;
 	}
+	if (srv->cfg->unbuffer && spawn_pty_stdout(p) == -1) {
+		error = errno;
+		spawn_close_pipes(p);
+		spawn_failed(srv, s, strerror(error));
+		return;
+	}
 	fds[0] = p[PIPE_IN_CHILD];
 	fds[1] = p[PIPE_OUT_CHILD];
 	fds[2] = p[PIPE_ERR_CHILD];

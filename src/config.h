@@ -64,6 +64,7 @@ struct config {
 	int			 redirport;	/* 0: none */
 	bool			 reverselookup;
 	bool			 passstderr;
+	bool			 unbuffer;	/* the child's stdout is a pty */
 	bool			 deflate;
 	bool			 ssl;
 

@@ -151,7 +151,8 @@ net_read_stdout(struct net *n, struct session *s, int fd, bool closing)
 	r = read(fd, data, room);
 	if (r == -1 && (errno == EAGAIN || errno == EINTR) && !closing)
 		return 0;
-	if (r == -1 && errno != EAGAIN && errno != EINTR)
+	/* EIO: --unbuffer's terminal has no holder left, its EOF. */
+	if (r == -1 && errno != EAGAIN && errno != EINTR && errno != EIO)
 		log_error("session=%llu read stdout: %s",
 		    (unsigned long long)s->id, strerror(errno));
 queue:

@@ -345,6 +345,11 @@ const struct option_entry options_table[] = {
 	{ .name = "binary", .kind = OPTION_FLAG, .mode = OPTION_BOTH,
 	  .group = OPTION_GROUP_MAIN, FIELD(binary), .arg = "[=BOOL]",
 	  .help = "raw bytes both ways instead of one message per line" },
+	{ .name = "unbuffer", .kind = OPTION_FLAG, .mode = OPTION_SERVER,
+	  .group = OPTION_GROUP_MAIN, .refusal = REFUSE_ALONE,
+	  FIELD(unbuffer), .arg = "[=BOOL]",
+	  .help = "the command's stdout is a terminal (in raw mode), so\n"
+	  "that it writes each line at once instead of buffering" },
 	{ .name = "passenv", .kind = OPTION_CUSTOM, .mode = OPTION_SERVER,
 	  .group = OPTION_GROUP_MAIN, .refusal = REFUSE_ENV,
 	  .parse = parse_passenv, .default_string = "PATH,LD_LIBRARY_PATH",

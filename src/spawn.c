@@ -6,6 +6,8 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include "server.h"
@@ -65,6 +67,47 @@ spawn_make_pipes(int fds[SPAWN_PIPE_FDS])
 		return 0;
 	error = errno;
 	spawn_close_pipes(fds);
+	errno = error;
+	return -1;
+}
+
+/*
+ * --unbuffer: the child's stdout becomes the terminal side of a new
+ * pseudo-terminal instead of a pipe, so that C stdio, Python, Perl and the
+ * like, finding a terminal, write line by line. Raw mode: no CR before LF,
+ * no echo, no signals from the line discipline, every byte as it is. It is
+ * not the child's controlling terminal (O_NOCTTY). Our end, the master,
+ * reads like the pipe's read end; when every holder of the terminal side
+ * has closed it, read() gives what is left and then EIO, our EOF. On
+ * failure the stdout pipe is gone, the others stay, and errno says why.
+ */
+int
+spawn_pty_stdout(int fds[SPAWN_PIPE_FDS])
+{
+	struct termios	 t;
+	char		 name[64];
+	int		 m, s, error;
+
+	spawn_pipe_close(fds + PIPE_OUT_OURS);
+	if ((m = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC)) == -1)
+		return -1;
+	s = -1;
+	if (grantpt(m) == -1 || unlockpt(m) == -1 ||
+	    ptsname_r(m, name, sizeof name) != 0 ||
+	    (s = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC)) == -1 ||
+	    tcgetattr(s, &t) == -1)
+		goto fail;
+	cfmakeraw(&t);
+	if (tcsetattr(s, TCSANOW, &t) == -1 || set_nonblocking(m) == -1)
+		goto fail;
+	fds[PIPE_OUT_OURS] = m;
+	fds[PIPE_OUT_CHILD] = s;
+	return 0;
+fail:
+	error = errno;
+	if (s >= 0)
+		close(s);
+	close(m);
 	errno = error;
 	return -1;
 }

@@ -23,6 +23,7 @@ enum spawn_pipe_fd {
 int		 spawn_pipe(int [2], int);
 void		 spawn_pipe_close(int [2]);
 int		 spawn_make_pipes(int [SPAWN_PIPE_FDS]);
+int		 spawn_pty_stdout(int [SPAWN_PIPE_FDS]);
 void		 spawn_close_pipes(int [SPAWN_PIPE_FDS]);
 int		 spawn_start(struct server *, const char *, char *const [],
 		     char *const [], const int [3], pid_t *);
