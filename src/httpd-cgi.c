@@ -1,6 +1,6 @@
 /*
  * --cgidir: CGI/1.1 scripts, on the main thread. The script is spawned in
- * its own process group (child_spawn_fds), with Content-Length bytes of
+ * its own process group (spawn_start), with Content-Length bytes of
  * request body relayed to its stdin (408 when the body stops coming, as
  * for a slow head) and its stdout's header block turned into our head,
  * the rest relayed as it comes, pausing the script while the client is
@@ -331,10 +331,10 @@ serve_cgi(struct server *srv, int fd, size_t headlen,
 	}
 	in[0] = in[1] = out[0] = out[1] = -1;
 	if ((envp = cgi_env(srv, req, path, cf)) == NULL ||
-	    child_pipe(in, 1) != 0 || child_pipe(out, 0) != 0) {
+	    spawn_pipe(in, 1) != 0 || spawn_pipe(out, 0) != 0) {
 		env_free(envp);
-		child_pipe_close(in);
-		child_pipe_close(out);
+		spawn_pipe_close(in);
+		spawn_pipe_close(out);
 		httpd_error(srv, fd, headlen, 500, "cannot run the script\n");
 		return true;
 	}
@@ -345,20 +345,20 @@ serve_cgi(struct server *srv, int fd, size_t headlen,
 	fds[2] = STDERR_FILENO;
 	if ((c = conn_new(srv, fd, headlen)) == NULL) {
 		env_free(envp);
-		child_pipe_close(in);
-		child_pipe_close(out);
+		spawn_pipe_close(in);
+		spawn_pipe_close(out);
 		return true;
 	}
 	snprintf(c->remote, sizeof c->remote, "%s", cf->remote);
 	if ((c->target = strdup(req->target)) == NULL) {
 		log_error("out of memory answering HTTP");
 		env_free(envp);
-		child_pipe_close(in);
-		child_pipe_close(out);
+		spawn_pipe_close(in);
+		spawn_pipe_close(out);
 		conn_free(c);
 		return true;
 	}
-	error = child_spawn_fds(srv, file, argv, envp, fds, &c->pid);
+	error = spawn_start(srv, file, argv, envp, fds, &c->pid);
 	env_free(envp);
 	close(in[0]);
 	close(out[1]);

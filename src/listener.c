@@ -103,7 +103,7 @@ pending_free(struct pending *p, bool close_fd)
 {
 	struct listeners	*ls = p->srv->listeners;
 
-	child_close_pipes(p->pipes);	/* unless a session took them */
+	spawn_close_pipes(p->pipes);	/* unless a session took them */
 	if (p->cancelled) {
 		/* Already off the list; the lookup's answer frees it. */
 		free(p->script);

@@ -32,7 +32,7 @@ struct pending {
 	bool			 cancelled;	/* freed while either ran */
 	struct auth_result	 auth;		/* who, once AUTH_PASS */
 	struct http_request	 req;
-	int			 pipes[CHILD_PIPE_FDS]; /* the child's */
+	int			 pipes[SPAWN_PIPE_FDS]; /* the child's */
 	char			*script;
 	size_t			 prefix;
 	size_t			 headlen;	/* the request head's bytes */

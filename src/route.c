@@ -401,7 +401,7 @@ route_authorized(struct pending *p, struct http_request *req, size_t headlen)
 		reply_error(p, headlen, code, why);
 		return;
 	}
-	if (child_make_pipes(p->pipes) == -1) {
+	if (spawn_make_pipes(p->pipes) == -1) {
 		error = errno;
 		log_error("remote=%s path=%s cannot make the child's pipes: %s",
 		    cf.remote, req->target, strerror(error));

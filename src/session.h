@@ -150,7 +150,7 @@ struct session {
 	bool			 hup_watched;
 
 	/* Main thread only. */
-	int			 pipes[CHILD_PIPE_FDS]; /* until the spawn takes them */
+	int			 pipes[SPAWN_PIPE_FDS]; /* until the spawn takes them */
 	struct child		*child;
 	bool			 main_done;	/* main's reference dropped */
 	bool			 holds_fork;	/* counts against --maxforks */
