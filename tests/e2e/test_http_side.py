@@ -594,6 +594,11 @@ def test_devconsole_page(wsbridge):
     assert r.header("Content-Type").startswith("text/html")
     assert b"wsbridge dev console" in r.body
     assert int(r.header("Content-Length")) == len(r.body)
+    # The page is src/devconsole.html, byte for byte, as the build embeds it.
+    page = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
+                        "..", "src", "devconsole.html")
+    with open(page, "rb") as f:
+        assert r.body == f.read()
     # The endpoint itself still upgrades.
     assert run(echo_once(srv.url("/"), "console")) == "console"
 
