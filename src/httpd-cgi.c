@@ -21,16 +21,16 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 
-#include "child.h"
 #include "config.h"
 #include "env.h"
 #include "fsmap.h"
 #include "http.h"
-#include "httpd.h"
 #include "httpd-cgi.h"
 #include "httpd-conn.h"
+#include "httpd.h"
 #include "log.h"
 #include "server.h"
+#include "spawn.h"
 
 #define BODY_TIMEOUT	10		/* seconds without CGI request body,
 					   as a whole head gets (listener.c) */

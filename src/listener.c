@@ -28,7 +28,6 @@
 
 #include <event2/event.h>
 
-#include "child.h"
 #include "config.h"
 #include "http.h"
 #include "httpd.h"
@@ -38,6 +37,7 @@
 #include "pending.h"
 #include "route.h"
 #include "server.h"
+#include "spawn.h"
 #include "tls.h"
 
 #define ACCEPT_BURST	64	/* accepts per wake-up, for fairness */

@@ -16,8 +16,8 @@
 #include <time.h>
 
 #include "auth.h"
-#include "child.h"
 #include "http.h"
+#include "spawn.h"
 
 struct event;
 struct server;
