@@ -21,7 +21,6 @@
 #include <event2/event.h>
 
 #include "auth.h"
-#include "child.h"
 #include "config.h"
 #include "env.h"
 #include "fsmap.h"
@@ -34,6 +33,7 @@
 #include "route.h"
 #include "server.h"
 #include "session.h"
+#include "spawn.h"
 #include "upgrade.h"
 
 extern char **environ;
