@@ -88,6 +88,7 @@ struct config {
 	const char		*sslcert;
 	const char		*sslkey;
 	unsigned		 connect_timeout;	/* seconds */
+	unsigned		 eof_wait_ms;	/* --eof-wait: 0, close at EOF */
 	const char		*password_file;	/* --password-file FILE */
 	char			*connect_shown;	/* the URL without a password */
 	char			*auth_line;	/* "Authorization: Basic ..." */

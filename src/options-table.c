@@ -521,6 +521,13 @@ const struct option_entry options_table[] = {
 	  .minimum = 1, .maximum = 3600, .default_number = 10,
 	  .what = "a number of seconds", .arg = "=SECS",
 	  .help = "give up connecting after SECS (default 10)" },
+	{ .name = "eof-wait", .kind = OPTION_NUMBER, .mode = OPTION_CLIENT,
+	  .group = OPTION_GROUP_CLIENT, FIELD(eof_wait_ms),
+	  .minimum = 0, .maximum = 3600000, .default_number = 2000,
+	  .what = "a number of milliseconds", .arg = "=MS",
+	  .help = "after end of input, wait for a server without the\n"
+	  "half-close (not wsbridge) to close, until it has been\n"
+	  "silent for MS ms (default 2000; 0: close at once)" },
 	{ .name = "password-file", .kind = OPTION_STRING, .mode = OPTION_CLIENT,
 	  .group = OPTION_GROUP_CLIENT, FIELD(password_file),
 	  .check = check_file_name, .arg = "=FILE",

@@ -68,6 +68,29 @@ protocol_error(struct session *s, struct lws *wsi, uint16_t code,
 	return -1;
 }
 
+/*
+ * --eof-wait: after our input ended, a server without the half-close gets
+ * this long of silence before we close. Each message it sends restarts it.
+ */
+static void
+net_eof_wait_arm(struct net *n, struct lws *wsi)
+{
+	lws_set_timer_usecs(wsi,
+	    (lws_usec_t)n->srv->cfg->eof_wait_ms * 1000);
+}
+
+/* LWS_CALLBACK_TIMER: the server stayed silent; our close goes out. */
+static void
+net_eof_wait_over(struct session *s, struct lws *wsi)
+{
+	if (!s->eof_waiting || s->eof_wait_over)
+		return;
+	s->eof_wait_over = true;
+	log_debug("session=%llu --eof-wait ran out: closing",
+	    (unsigned long long)s->id);
+	lws_callback_on_writable(wsi);
+}
+
 /* Client mode: lws parsed the frame; a piece of a server's message. */
 static int
 net_receive(struct net *n, struct session *s, struct lws *wsi,
@@ -79,6 +102,8 @@ net_receive(struct net *n, struct session *s, struct lws *wsi,
 
 	if (s->close_sent)
 		return 0;	/* we said goodbye: read to the peer's close */
+	if (s->eof_waiting && !s->eof_wait_over)
+		net_eof_wait_arm(n, wsi);	/* it still talks: wait on */
 	final = lws_is_final_fragment(wsi) &&
 	    lws_remaining_packet_payload(wsi) == 0;
 	code = net_take_input(n, s, in, len, final, !s->in_active ?
@@ -131,7 +156,7 @@ net_write_one(struct net *n, struct session *s, struct lws *wsi, bool *more_out)
 	size_t		 len = 0;
 	int		 flags = 0;
 	bool		 send = false, more = false, wake_main = false;
-	bool		 close_now = false, eof = false;
+	bool		 close_now = false, eof = false, wait = false;
 	bool		 client = n->srv->cfg->connect_url != NULL;
 	uint16_t	 code = 0;
 	char		 reason[CLOSE_REASON_MAX + 1];
@@ -166,6 +191,15 @@ net_write_one(struct net *n, struct session *s, struct lws *wsi, bool *more_out)
 			/* Our input ended; the remote's close ends the rest. */
 			eof = !s->eof_sent;
 			s->eof_sent = true;
+		} else if (s->output_done && client && !s->eof_wait_over &&
+		    n->srv->cfg->eof_wait_ms > 0) {
+			/*
+			 * Not a wsbridge server: a close now would cut off
+			 * the answers to what we sent (websocketd's, an echo
+			 * server's). Wait for its close, or for it to go quiet.
+			 */
+			wait = !s->eof_waiting;
+			s->eof_waiting = true;
 		} else if (s->output_done)
 			close_now = true;
 	}
@@ -191,6 +225,11 @@ net_write_one(struct net *n, struct session *s, struct lws *wsi, bool *more_out)
 		if (lws_write(wsi, n->sendbuf + LWS_PRE, strlen(HALF_CLOSE_EOF),
 		    LWS_WRITE_PONG) < (int)strlen(HALF_CLOSE_EOF))
 			return -1;
+	}
+	if (wait) {
+		log_debug("session=%llu end of input: waiting for the server",
+		    (unsigned long long)s->id);
+		net_eof_wait_arm(n, wsi);
 	}
 	if (close_now)
 		return net_send_close(s, wsi, code, reason);
@@ -306,6 +345,15 @@ net_gone(struct net *n, struct session *s)
 	if (s->established && s->stop_seen && !s->close_sent)
 		session_set_final_close(s, CLOSED_SERVER, 1006,
 		    "server stopped; no room for its close");
+	else if (s->established && s->eof_waiting && !s->close_sent && !ping)
+		/*
+		 * --eof-wait: websocketd ends a session whose program exited
+		 * with a TCP close, no close frame. All we sent went out and
+		 * all it said came in: "end of input" stays the record, as it
+		 * was when we closed at once.
+		 */
+		log_debug("session=%llu the server hung up during --eof-wait",
+		    (unsigned long long)s->id);
 	else if (s->established)
 		session_set_final_close(s, CLOSED_NETWORK, 1006, ping ?
 		    "ping timeout" : "connection lost");
@@ -426,6 +474,9 @@ net_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 		return net_client_writable(n, s);
 	case LWS_CALLBACK_CLIENT_RECEIVE_PONG:
 		s->last_rx = mono_sec();
+		break;
+	case LWS_CALLBACK_TIMER:
+		net_eof_wait_over(s, wsi);
 		break;
 	case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
 		return net_peer_close(s, wsi, in, len);

@@ -616,6 +616,13 @@ test_modes(void)
 	WITH_PARSE(c, CHECK(c.proxies[0] == NULL), "--connect=ws://h/",
 	    "--trusted-proxy=1.2.3.4", "--trusted-proxy=");
 	WITH_PARSE(c, CHECK(!c.insecure), "--insecure=false", "cat");
+	CHECK_FAILS("--eof-wait is a client option: use it with --connect",
+	    "--eof-wait=500", "cat");
+	WITH_PARSE(c, CHECK_EQ_INT(c.eof_wait_ms, 2000), "--connect=ws://h/");
+	WITH_PARSE(c, CHECK_EQ_INT(c.eof_wait_ms, 0), "--connect=ws://h/",
+	    "--eof-wait=0");
+	CHECK_FAILS("--eof-wait: '-1' is not a number of milliseconds",
+	    "--connect=ws://h/", "--eof-wait=-1");
 	/* Both modes. */
 	WITH_PARSE(c, CHECK_EQ_INT(c.loglevel, LL_ERROR), "--connect=ws://h/",
 	    "--binary", "--closems=5", "--protocol=p", "--header=A: b");
