@@ -350,6 +350,14 @@ const struct option_entry options_table[] = {
 	  FIELD(unbuffer), .arg = "[=BOOL]",
 	  .help = "the command's stdout is a terminal (in raw mode), so\n"
 	  "that it writes each line at once instead of buffering" },
+	{ .name = "pty", .kind = OPTION_FLAG, .mode = OPTION_BOTH,
+	  .group = OPTION_GROUP_MAIN, .refusal = REFUSE_ALONE, FIELD(pty),
+	  .arg = "[=BOOL]",
+	  .help = "the command runs on a pseudo-terminal, its controlling\n"
+	  "terminal (a shell for the browser; implies --binary)",
+	  .client_help = "a terminal client: our terminal in raw mode, its\n"
+	  "size sent, keys as they are, the remote status (needs\n"
+	  "a --pty server; implies --binary)" },
 	{ .name = "passenv", .kind = OPTION_CUSTOM, .mode = OPTION_SERVER,
 	  .group = OPTION_GROUP_MAIN, .refusal = REFUSE_ENV,
 	  .parse = parse_passenv, .default_string = "PATH,LD_LIBRARY_PATH",

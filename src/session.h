@@ -59,6 +59,7 @@ struct session {
 	char			*user;		/* REMOTE_USER, NULL: none */
 	struct timespec		 started;
 	bool			 half_close;	/* the client asked for it */
+	bool			 pty_agreed;	/* client: wsbridge.pty chosen */
 	char			*reply;		/* the 101, written by net.c */
 	size_t			 reply_len;
 	bool			 deflate;	/* permessage-deflate agreed */

@@ -30,6 +30,7 @@
 #include "net.h"
 #include "netpriv.h"
 #include "peer.h"
+#include "ptyquery.h"
 #include "server.h"
 #include "session.h"
 
@@ -395,7 +396,7 @@ net_client_headers(struct net *n, struct lws *wsi, unsigned char **p,
 static void
 net_client_check_response(struct session *s, struct lws *wsi)
 {
-	char	 v[8];
+	char	 v[8], proto[64];
 	int	 n;
 
 	/* lws keeps unknown response headers by lower-case name. */
@@ -404,6 +405,9 @@ net_client_check_response(struct session *s, struct lws *wsi)
 	s->half_close = n > 0 && strcmp(v, "1") == 0;
 	log_debug("session=%llu half-close %s", (unsigned long long)s->id,
 	    s->half_close ? "agreed" : "not offered by the server");
+	/* Before established, as half_close: main reads it after. */
+	s->pty_agreed = lws_hdr_copy(wsi, proto, sizeof proto,
+	    WSI_TOKEN_PROTOCOL) > 0 && strcmp(proto, PTY_SUBPROTOCOL) == 0;
 }
 
 /* The handshake is done, either way round: the main side may spawn. */
@@ -536,7 +540,8 @@ net_connect(struct net *n, struct session *s)
 	size_t				 k, off = 0;
 	bool				 gone;
 
-	if (url_parse(cfg->connect_url, &u) != 0)
+	if (url_parse(n->srv->dial_url != NULL ? n->srv->dial_url :
+	    cfg->connect_url, &u) != 0)
 		return -1;
 	if (strchr(u.host, ':') != NULL)
 		snprintf(host, sizeof host, "[%s]", u.host);
@@ -546,9 +551,13 @@ net_connect(struct net *n, struct session *s)
 		snprintf(host + strlen(host), sizeof host - strlen(host),
 		    ":%d", u.port);
 	protos[0] = '\0';
-	for (k = 0; k < cfg->nprotocols; k++)
+	/* First, so that a server with --protocol too picks it. */
+	if (cfg->pty)
+		off = (size_t)snprintf(protos, sizeof protos, "%s",
+		    PTY_SUBPROTOCOL);
+	for (k = 0; k < cfg->nprotocols && off < sizeof protos; k++)
 		off += (size_t)snprintf(protos + off, sizeof protos - off,
-		    "%s%s", k ? "," : "", cfg->protocols[k]);
+		    "%s%s", off ? "," : "", cfg->protocols[k]);
 	memset(&i, 0, sizeof i);
 	i.context = n->ctx;
 	i.vhost = n->vh;
@@ -557,7 +566,7 @@ net_connect(struct net *n, struct session *s)
 	i.path = u.path;
 	i.host = host;
 	/* Not i.origin: lws 4.1 would prefix it with "http://". */
-	i.protocol = cfg->nprotocols > 0 ? protos : NULL;
+	i.protocol = protos[0] != '\0' ? protos : NULL;
 	i.local_protocol_name = PROTOCOL_DEFAULT;
 	i.ietf_version_or_minus_one = -1;
 	i.opaque_user_data = s;
