@@ -74,6 +74,10 @@ check_server_flags(struct config *c, char *err, size_t errlen)
 	if (c->devconsole && (c->staticdir != NULL || c->cgidir != NULL))
 		return options_error(err, errlen, "--devconsole cannot be combined with "
 		    "--staticdir or --cgidir");
+	/* The client side of --pty is here; the server side lands apart. */
+	if (c->pty)
+		return options_error(err, errlen, "--pty is not yet served: "
+		    "use it with --connect");
 	if (c->passstderr && c->binary)
 		return options_error(err, errlen, "--passstderr sends JSON lines: it "
 		    "cannot be combined with --binary");
@@ -124,6 +128,11 @@ check_client(struct config *c, char **command, char *err, size_t errlen)
 		return -1;
 	if ((c->sslcert == NULL) != (c->sslkey == NULL))
 		return options_error(err, errlen, "--sslcert and --sslkey go together");
+	if (c->pty && c->command != NULL)
+		return options_error(err, errlen, "--pty with --connect makes our "
+		    "own terminal the local end: no COMMAND");
+	if (c->pty)
+		c->binary = true;	/* keys and screens are bytes */
 	/* In a pipeline, only trouble belongs on stderr. */
 	if (!options_given(c, "loglevel"))
 		c->loglevel = LL_ERROR;

@@ -65,6 +65,7 @@ struct config {
 	bool			 reverselookup;
 	bool			 passstderr;
 	bool			 unbuffer;	/* the child's stdout is a pty */
+	bool			 pty;		/* a terminal: see --pty */
 	bool			 deflate;
 	bool			 ssl;
 
@@ -88,6 +89,7 @@ struct config {
 	const char		*sslcert;
 	const char		*sslkey;
 	unsigned		 connect_timeout;	/* seconds */
+	unsigned		 eof_wait_ms;	/* --eof-wait: 0, close at EOF */
 	const char		*password_file;	/* --password-file FILE */
 	char			*connect_shown;	/* the URL without a password */
 	char			*auth_line;	/* "Authorization: Basic ..." */

@@ -19,7 +19,9 @@
 #include "config.h"
 #include "framing.h"
 #include "local.h"
+#include "localtty.h"
 #include "log.h"
+#include "ptyquery.h"
 #include "server.h"
 #include "session.h"
 
@@ -113,6 +115,63 @@ on_stdin(evutil_socket_t fd, short what, void *arg)
 		event_active(l->in_ev, EV_READ, 0);
 }
 
+/*
+ * --pty: our window's size, when it differs from the one the server last
+ * heard (in the URL or a resize message), goes out as a resize control
+ * message: a text message, in the same queue as the keys, so in order.
+ */
+static void
+local_send_size(struct server *srv, struct session *s)
+{
+	char		 msg[64];
+	unsigned	 cols, rows;
+	bool		 wake = false;
+
+	if (!s->pty_agreed || !localtty_size(&cols, &rows) ||
+	    (cols == srv->tty_cols && rows == srv->tty_rows) ||
+	    ptyquery_resize(cols, rows, msg, sizeof msg) != 0)
+		return;
+	session_lock(s);
+	/* After our EOF the server is told nothing more. */
+	if (!s->output_done && !s->shutdown && !s->client_gone) {
+		wake = evbuffer_get_length(s->to_peer) == 0;
+		session_queue_record(s, RECORD_TEXT, msg, strlen(msg));
+		srv->tty_cols = cols;
+		srv->tty_rows = rows;
+	}
+	session_unlock(s);
+	log_debug("session=%llu window %ux%u", (unsigned long long)s->id,
+	    cols, rows);
+	if (wake)
+		session_wake_net(s);
+}
+
+/* SIGWINCH (main.c): before the session starts, local_start looks. */
+void
+local_winch(struct server *srv)
+{
+	struct local	*l = local_get(srv);
+
+	if (l != NULL && l->s != NULL)
+		local_send_size(srv, l->s);
+}
+
+/*
+ * --pty: our terminal goes raw for the session (local_finish restores it),
+ * and a size changed while we connected is sent now.
+ */
+static void
+local_start_pty(struct server *srv, struct session *s)
+{
+	if (!s->pty_agreed)
+		fprintf(stderr, "wsbridge: %s did not agree to the %s "
+		    "subprotocol (is it a --pty server?): window sizes are "
+		    "not sent\n", srv->cfg->connect_shown, PTY_SUBPROTOCOL);
+	if (isatty(STDIN_FILENO) && localtty_raw() != 0)
+		fprintf(stderr, "wsbridge: the terminal stays in its mode\n");
+	local_send_size(srv, s);
+}
+
 static int
 local_start(struct server *srv, struct session *s)
 {
@@ -141,6 +200,8 @@ local_start(struct server *srv, struct session *s)
 		return -1;
 	}
 	srv->local = l;
+	if (srv->cfg->pty)
+		local_start_pty(srv, s);
 	local_resume(l);
 	return 0;
 }
@@ -186,6 +247,8 @@ local_finish(struct server *srv, struct session *s)
 		event_del(l->in_ev);
 		l->s = NULL;
 	}
+	/* Before the unref: the session's end may print why, cooked. */
+	localtty_restore();
 	s->main_done = true;
 	session_unref(s);
 }

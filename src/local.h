@@ -10,5 +10,6 @@ struct session;
 
 void	 local_service(struct server *, struct session *);
 void	 local_free(struct server *);
+void	 local_winch(struct server *);
 
 #endif

@@ -26,9 +26,11 @@
 #include "httpd.h"
 #include "listener.h"
 #include "local.h"
+#include "localtty.h"
 #include "log.h"
 #include "net.h"
 #include "options.h"
+#include "ptyquery.h"
 #include "resolve.h"
 #include "tls.h"
 #include "server.h"
@@ -223,20 +225,29 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 	if (sig == SIGCHLD) {
 		children_reap(srv);
 		check_stopped(srv);
-	} else
+	} else if (sig == SIGWINCH)
+		local_winch(srv);
+	else
 		begin_stop(srv, (int)sig);
 }
 
 static int
 setup_signals(struct server *srv)
 {
-	/* SIGHUP too: a closed terminal is a request to stop, not a crash. */
-	static const int	 sigs[] = { SIGCHLD, SIGTERM, SIGINT, SIGHUP };
-	size_t			 i;
+	/*
+	 * SIGHUP too: a closed terminal is a request to stop, not a crash.
+	 * SIGWINCH only for a --pty client on a terminal: its new size is
+	 * sent (local_winch).
+	 */
+	static const int	 sigs[] = { SIGCHLD, SIGTERM, SIGINT, SIGHUP,
+	    SIGWINCH };
+	size_t			 i, n = sizeof sigs / sizeof sigs[0];
 
 	/* A child or client that vanishes mid-write must not kill us. */
 	signal(SIGPIPE, SIG_IGN);
-	for (i = 0; i < sizeof sigs / sizeof sigs[0]; i++) {
+	if (!srv->cfg->pty || srv->cfg->connect_url == NULL)
+		n--;
+	for (i = 0; i < n; i++) {
 		srv->signals[i] = evsignal_new(srv->base, sigs[i], on_signal,
 		    srv);
 		if (srv->signals[i] == NULL ||
@@ -514,6 +525,28 @@ server_teardown(struct server *srv)
 }
 
 /*
+ * A --pty client tells the server its window size in the URL's query
+ * (cols, rows), so the remote program starts with the right one. Without
+ * a terminal to ask, the server's default it is.
+ */
+static int
+pty_dial_url(struct server *srv)
+{
+	const char	*url = srv->cfg->connect_url;
+	size_t		 len = strlen(url) + 32;
+
+	if (!localtty_size(&srv->tty_cols, &srv->tty_rows))
+		return 0;
+	if ((srv->dial_url = malloc(len)) == NULL ||
+	    ptyquery_url(url, srv->tty_cols, srv->tty_rows, srv->dial_url,
+	    len) != 0) {
+		log_fatal("out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+/*
  * Client mode: one session, dialled rather than accepted. The loop ends when
  * it does (check_stopped sees no session left), and its close decides our
  * exit status.
@@ -522,6 +555,9 @@ static struct session *
 client_session(struct server *srv)
 {
 	struct session	*s;
+
+	if (srv->cfg->pty && pty_dial_url(srv) != 0)
+		return NULL;
 
 	if ((s = session_create(srv)) == NULL)
 		return NULL;
@@ -585,6 +621,7 @@ main(int argc, char **argv)
 		spawner_stop(srv.spawner);
 		tls_stop(&srv);
 		server_teardown(&srv);
+		free(srv.dial_url);
 		config_free(&cfg);
 		return 1;
 	}
@@ -603,6 +640,7 @@ main(int argc, char **argv)
 	srv.spawner = NULL;
 	tls_stop(&srv);
 	server_teardown(&srv);
+	free(srv.dial_url);
 	config_free(&cfg);
 	if (cfg.connect_url != NULL)
 		return atomic_load(&srv.exit_status);

@@ -350,6 +350,14 @@ const struct option_entry options_table[] = {
 	  FIELD(unbuffer), .arg = "[=BOOL]",
 	  .help = "the command's stdout is a terminal (in raw mode), so\n"
 	  "that it writes each line at once instead of buffering" },
+	{ .name = "pty", .kind = OPTION_FLAG, .mode = OPTION_BOTH,
+	  .group = OPTION_GROUP_MAIN, .refusal = REFUSE_ALONE, FIELD(pty),
+	  .arg = "[=BOOL]",
+	  .help = "the command runs on a pseudo-terminal, its controlling\n"
+	  "terminal (a shell for the browser; implies --binary)",
+	  .client_help = "a terminal client: our terminal in raw mode, its\n"
+	  "size sent, keys as they are, the remote status (needs\n"
+	  "a --pty server; implies --binary)" },
 	{ .name = "passenv", .kind = OPTION_CUSTOM, .mode = OPTION_SERVER,
 	  .group = OPTION_GROUP_MAIN, .refusal = REFUSE_ENV,
 	  .parse = parse_passenv, .default_string = "PATH,LD_LIBRARY_PATH",
@@ -521,6 +529,13 @@ const struct option_entry options_table[] = {
 	  .minimum = 1, .maximum = 3600, .default_number = 10,
 	  .what = "a number of seconds", .arg = "=SECS",
 	  .help = "give up connecting after SECS (default 10)" },
+	{ .name = "eof-wait", .kind = OPTION_NUMBER, .mode = OPTION_CLIENT,
+	  .group = OPTION_GROUP_CLIENT, FIELD(eof_wait_ms),
+	  .minimum = 0, .maximum = 3600000, .default_number = 2000,
+	  .what = "a number of milliseconds", .arg = "=MS",
+	  .help = "after end of input, wait for a server without the\n"
+	  "half-close (not wsbridge) to close, until it has been\n"
+	  "silent for MS ms (default 2000; 0: close at once)" },
 	{ .name = "password-file", .kind = OPTION_STRING, .mode = OPTION_CLIENT,
 	  .group = OPTION_GROUP_CLIENT, FIELD(password_file),
 	  .check = check_file_name, .arg = "=FILE",

@@ -30,13 +30,14 @@ struct server {
 	const struct config	*cfg;
 	char			 software[64];	/* "wsbridge/VERSION" */
 	uint64_t		 boot_id;	/* random, for UNIQUE_ID */
+	char			*dial_url;	/* client: --pty adds the size */
 
 	/* Main thread (libevent) only. */
 	struct event_base	*base;
 	struct listeners	*listeners;
 	struct children		*children;
 	struct spawner		*spawner;	/* NULL: we spawn ourselves */
-	struct event		*signals[4];
+	struct event		*signals[5];	/* SIGWINCH: --pty client */
 	struct event		*deadline;	/* bounds a graceful stop */
 	struct event		*stop_poll;	/* while stopping: done yet? */
 	struct event		*main_wake;	/* the network thread's knock */
@@ -55,6 +56,8 @@ struct server {
 	unsigned		 forks;		/* children, for --maxforks */
 	bool			 local_epipe;	/* our stdout's reader left */
 	bool			 local_failed;	/* our stdout broke otherwise */
+	unsigned		 tty_cols;	/* --pty: the size last sent */
+	unsigned		 tty_rows;
 
 	/* Both threads: atomics. */
 	struct metrics		 metrics;

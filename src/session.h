@@ -59,6 +59,7 @@ struct session {
 	char			*user;		/* REMOTE_USER, NULL: none */
 	struct timespec		 started;
 	bool			 half_close;	/* the client asked for it */
+	bool			 pty_agreed;	/* client: wsbridge.pty chosen */
 	char			*reply;		/* the 101, written by net.c */
 	size_t			 reply_len;
 	bool			 deflate;	/* permessage-deflate agreed */
@@ -104,6 +105,8 @@ struct session {
 	struct utf8_check	 in_utf8;
 	time_t			 last_rx;	/* for telling ping timeouts */
 	bool			 eof_sent;	/* client: half-close pong sent */
+	bool			 eof_waiting;	/* client: --eof-wait timer set */
+	bool			 eof_wait_over;	/* client: it ran out: close */
 	bool			 close_sent;	/* our close frame is out */
 	bool			 closing;	/* a close came, or lws sends one */
 	int			 out_fd;	/* the child's stdout, polled */

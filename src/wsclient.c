@@ -30,6 +30,7 @@
 #include "net.h"
 #include "netpriv.h"
 #include "peer.h"
+#include "ptyquery.h"
 #include "server.h"
 #include "session.h"
 
@@ -68,6 +69,29 @@ protocol_error(struct session *s, struct lws *wsi, uint16_t code,
 	return -1;
 }
 
+/*
+ * --eof-wait: after our input ended, a server without the half-close gets
+ * this long of silence before we close. Each message it sends restarts it.
+ */
+static void
+net_eof_wait_arm(struct net *n, struct lws *wsi)
+{
+	lws_set_timer_usecs(wsi,
+	    (lws_usec_t)n->srv->cfg->eof_wait_ms * 1000);
+}
+
+/* LWS_CALLBACK_TIMER: the server stayed silent; our close goes out. */
+static void
+net_eof_wait_over(struct session *s, struct lws *wsi)
+{
+	if (!s->eof_waiting || s->eof_wait_over)
+		return;
+	s->eof_wait_over = true;
+	log_debug("session=%llu --eof-wait ran out: closing",
+	    (unsigned long long)s->id);
+	lws_callback_on_writable(wsi);
+}
+
 /* Client mode: lws parsed the frame; a piece of a server's message. */
 static int
 net_receive(struct net *n, struct session *s, struct lws *wsi,
@@ -79,6 +103,8 @@ net_receive(struct net *n, struct session *s, struct lws *wsi,
 
 	if (s->close_sent)
 		return 0;	/* we said goodbye: read to the peer's close */
+	if (s->eof_waiting && !s->eof_wait_over)
+		net_eof_wait_arm(n, wsi);	/* it still talks: wait on */
 	final = lws_is_final_fragment(wsi) &&
 	    lws_remaining_packet_payload(wsi) == 0;
 	code = net_take_input(n, s, in, len, final, !s->in_active ?
@@ -131,7 +157,7 @@ net_write_one(struct net *n, struct session *s, struct lws *wsi, bool *more_out)
 	size_t		 len = 0;
 	int		 flags = 0;
 	bool		 send = false, more = false, wake_main = false;
-	bool		 close_now = false, eof = false;
+	bool		 close_now = false, eof = false, wait = false;
 	bool		 client = n->srv->cfg->connect_url != NULL;
 	uint16_t	 code = 0;
 	char		 reason[CLOSE_REASON_MAX + 1];
@@ -166,6 +192,15 @@ net_write_one(struct net *n, struct session *s, struct lws *wsi, bool *more_out)
 			/* Our input ended; the remote's close ends the rest. */
 			eof = !s->eof_sent;
 			s->eof_sent = true;
+		} else if (s->output_done && client && !s->eof_wait_over &&
+		    n->srv->cfg->eof_wait_ms > 0) {
+			/*
+			 * Not a wsbridge server: a close now would cut off
+			 * the answers to what we sent (websocketd's, an echo
+			 * server's). Wait for its close, or for it to go quiet.
+			 */
+			wait = !s->eof_waiting;
+			s->eof_waiting = true;
 		} else if (s->output_done)
 			close_now = true;
 	}
@@ -191,6 +226,11 @@ net_write_one(struct net *n, struct session *s, struct lws *wsi, bool *more_out)
 		if (lws_write(wsi, n->sendbuf + LWS_PRE, strlen(HALF_CLOSE_EOF),
 		    LWS_WRITE_PONG) < (int)strlen(HALF_CLOSE_EOF))
 			return -1;
+	}
+	if (wait) {
+		log_debug("session=%llu end of input: waiting for the server",
+		    (unsigned long long)s->id);
+		net_eof_wait_arm(n, wsi);
 	}
 	if (close_now)
 		return net_send_close(s, wsi, code, reason);
@@ -306,6 +346,15 @@ net_gone(struct net *n, struct session *s)
 	if (s->established && s->stop_seen && !s->close_sent)
 		session_set_final_close(s, CLOSED_SERVER, 1006,
 		    "server stopped; no room for its close");
+	else if (s->established && s->eof_waiting && !s->close_sent && !ping)
+		/*
+		 * --eof-wait: websocketd ends a session whose program exited
+		 * with a TCP close, no close frame. All we sent went out and
+		 * all it said came in: "end of input" stays the record, as it
+		 * was when we closed at once.
+		 */
+		log_debug("session=%llu the server hung up during --eof-wait",
+		    (unsigned long long)s->id);
 	else if (s->established)
 		session_set_final_close(s, CLOSED_NETWORK, 1006, ping ?
 		    "ping timeout" : "connection lost");
@@ -347,7 +396,7 @@ net_client_headers(struct net *n, struct lws *wsi, unsigned char **p,
 static void
 net_client_check_response(struct session *s, struct lws *wsi)
 {
-	char	 v[8];
+	char	 v[8], proto[64];
 	int	 n;
 
 	/* lws keeps unknown response headers by lower-case name. */
@@ -356,6 +405,9 @@ net_client_check_response(struct session *s, struct lws *wsi)
 	s->half_close = n > 0 && strcmp(v, "1") == 0;
 	log_debug("session=%llu half-close %s", (unsigned long long)s->id,
 	    s->half_close ? "agreed" : "not offered by the server");
+	/* Before established, as half_close: main reads it after. */
+	s->pty_agreed = lws_hdr_copy(wsi, proto, sizeof proto,
+	    WSI_TOKEN_PROTOCOL) > 0 && strcmp(proto, PTY_SUBPROTOCOL) == 0;
 }
 
 /* The handshake is done, either way round: the main side may spawn. */
@@ -427,6 +479,9 @@ net_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 	case LWS_CALLBACK_CLIENT_RECEIVE_PONG:
 		s->last_rx = mono_sec();
 		break;
+	case LWS_CALLBACK_TIMER:
+		net_eof_wait_over(s, wsi);
+		break;
 	case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
 		return net_peer_close(s, wsi, in, len);
 	case LWS_CALLBACK_CLIENT_CLOSED:
@@ -485,7 +540,8 @@ net_connect(struct net *n, struct session *s)
 	size_t				 k, off = 0;
 	bool				 gone;
 
-	if (url_parse(cfg->connect_url, &u) != 0)
+	if (url_parse(n->srv->dial_url != NULL ? n->srv->dial_url :
+	    cfg->connect_url, &u) != 0)
 		return -1;
 	if (strchr(u.host, ':') != NULL)
 		snprintf(host, sizeof host, "[%s]", u.host);
@@ -495,9 +551,13 @@ net_connect(struct net *n, struct session *s)
 		snprintf(host + strlen(host), sizeof host - strlen(host),
 		    ":%d", u.port);
 	protos[0] = '\0';
-	for (k = 0; k < cfg->nprotocols; k++)
+	/* First, so that a server with --protocol too picks it. */
+	if (cfg->pty)
+		off = (size_t)snprintf(protos, sizeof protos, "%s",
+		    PTY_SUBPROTOCOL);
+	for (k = 0; k < cfg->nprotocols && off < sizeof protos; k++)
 		off += (size_t)snprintf(protos + off, sizeof protos - off,
-		    "%s%s", k ? "," : "", cfg->protocols[k]);
+		    "%s%s", off ? "," : "", cfg->protocols[k]);
 	memset(&i, 0, sizeof i);
 	i.context = n->ctx;
 	i.vhost = n->vh;
@@ -506,7 +566,7 @@ net_connect(struct net *n, struct session *s)
 	i.path = u.path;
 	i.host = host;
 	/* Not i.origin: lws 4.1 would prefix it with "http://". */
-	i.protocol = cfg->nprotocols > 0 ? protos : NULL;
+	i.protocol = protos[0] != '\0' ? protos : NULL;
 	i.local_protocol_name = PROTOCOL_DEFAULT;
 	i.ietf_version_or_minus_one = -1;
 	i.opaque_user_data = s;

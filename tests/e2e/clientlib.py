@@ -9,11 +9,13 @@ Two halves:
   the independent servers the client is tested against:
 
     echo    [--record FILE] [--subprotocol NAME] [--close-after TEXT]
-            [--tls CERT KEY] [--half-close] [--drop-after SECS]
+            [--close-code N] [--tls CERT KEY] [--half-close]
+            [--drop-after SECS] [--mute]
             a Python `websockets` echo server; FILE gets one JSON object per
             connection (path, request headers, offered and selected
             subprotocols, what was received); with --close-after it closes
-            with 1000 "bye" after echoing a message equal to TEXT; with
+            with 1000 (or --close-code N) "bye" after echoing a message
+            equal to TEXT; with --mute it echoes nothing; with
             --half-close it answers "Wsbridge-Half-Close: 1" (and otherwise
             knows nothing of it); with --drop-after it drops the TCP
             connection, without a close frame, SECS after the handshake.
@@ -184,7 +186,7 @@ def http_status(resp):
 def _parse(argv):
     opts = {"record": None, "subprotocol": None, "close_after": None,
             "tls": None, "lifetime": 60.0, "half_close": False,
-            "drop_after": None}
+            "drop_after": None, "close_code": 1000, "mute": False}
     i = 0
     while i < len(argv):
         a = argv[i]
@@ -200,6 +202,12 @@ def _parse(argv):
         elif a == "--tls":
             opts["tls"] = (argv[i + 1], argv[i + 2])
             i += 3
+        elif a == "--close-code":
+            opts["close_code"] = int(argv[i + 1])
+            i += 2
+        elif a == "--mute":
+            opts["mute"] = True
+            i += 1
         elif a == "--half-close":
             opts["half_close"] = True
             i += 1
@@ -240,9 +248,10 @@ def _echo_main(opts):
             for _ in range(100000):
                 msg = await ws.recv()
                 got.append(msg if isinstance(msg, str) else msg.hex())
-                await ws.send(msg)
+                if not opts["mute"]:
+                    await ws.send(msg)
                 if opts["close_after"] is not None and msg == opts["close_after"]:
-                    await ws.close(1000, "bye")
+                    await ws.close(opts["close_code"], "bye")
                     break
         except websockets.ConnectionClosed as exc:
             entry["close"] = [exc.code, exc.reason]

@@ -668,3 +668,157 @@ def test_signal_after_half_close(wsbridge, tmp_path, bg, sig, status):
     rc = c.wait(IO_TIMEOUT)
     (acc,) = srv.wait_access(1)
     assert (rc, acc["code"]) == (status, "1001"), (rc, acc["_line"])
+
+
+# --------------------------------------------------------------------------
+# --eof-wait: the end of input with a server that is not wsbridge
+
+WEBSOCKETD = "/usr/bin/websocketd"
+needs_websocketd = pytest.mark.skipif(
+    not os.access(WEBSOCKETD, os.X_OK),
+    reason=f"{WEBSOCKETD} is missing (apt-get install websocketd)")
+
+
+@pytest.fixture
+def websocketd(tmp_path):
+    """Factory: websocketd(*command) serves command on a loopback port."""
+    from test_websocketd_compat import Websocketd
+    made = []
+
+    def start(*command):
+        w = Websocketd(tmp_path, list(command), dict(os.environ),
+                       f"websocketd{len(made)}")
+        made.append(w)
+        return w
+
+    yield start
+    for w in made:
+        w.stop()
+
+
+def piped(url, *args, data=b"a\nb\n"):
+    """printf DATA | wsbridge --connect=URL ARGS, timed."""
+    t0 = time.monotonic()
+    res = run_client([f"--connect={url}"] + list(args), input=data)
+    return res, time.monotonic() - t0
+
+
+@needs_websocketd
+def test_eof_wait_websocketd_cat(websocketd):
+    """cat never exits (its stdin stays open): the wait's end closes."""
+    w = websocketd("cat")
+    res, took = piped(w.url(), "--eof-wait=500")
+    assert (res.returncode, res.stdout) == (0, b"a\nb\n"), (
+        res.returncode, res.stdout, text(res.stderr))
+    assert stderr_lines(res) == []
+    assert 0.5 <= took < 10, took
+
+
+@needs_websocketd
+def test_eof_wait_websocketd_default(websocketd):
+    w = websocketd("cat")
+    res, took = piped(w.url())
+    assert (res.returncode, res.stdout) == (0, b"a\nb\n"), (
+        res.returncode, res.stdout, text(res.stderr))
+    assert 2.0 <= took < 12, took       # the default, 2000 ms of silence
+
+
+@needs_websocketd
+def test_eof_wait_websocketd_hangs_up(websocketd):
+    """websocketd ends a session whose program exited with a TCP close,
+    no close frame: during the wait that is the end, not a lost
+    connection."""
+    w = websocketd("head", "-n", "1")
+    res, took = piped(w.url(), "--eof-wait=20000")
+    assert (res.returncode, res.stdout) == (0, b"a\n"), (
+        res.returncode, res.stdout, text(res.stderr))
+    assert stderr_lines(res) == []
+    assert took < 10, took
+
+
+def test_eof_wait_python_echo(helpers, tmp_path):
+    rec = tmp_path / "record.jsonl"
+    h = helpers("echo", "--record", str(rec))
+    res, took = piped(f"ws://127.0.0.1:{h.port}/ew", "--eof-wait=300")
+    assert (res.returncode, res.stdout) == (0, b"a\nb\n"), (
+        res.returncode, res.stdout, text(res.stderr))
+    assert stderr_lines(res) == []
+    assert wait_until(lambda: any(r["event"] == "end" for r in records(rec)),
+                      IO_TIMEOUT), records(rec)
+    (end,) = [r for r in records(rec) if r["event"] == "end"]
+    assert end["received"] == ["a", "b"]
+    assert end["close"] == [1000, "end of input"], end
+
+
+def test_eof_wait_zero_closes_at_once(helpers):
+    """The old behaviour: the close follows the input, replies or not."""
+    h = helpers("echo", "--mute")
+    res, took = piped(f"ws://127.0.0.1:{h.port}/", "--eof-wait=0")
+    assert (res.returncode, res.stdout) == (0, b""), (
+        res.returncode, text(res.stderr))
+    assert took < 5, took
+    h2 = helpers("echo")
+    res, _ = piped(f"ws://127.0.0.1:{h2.port}/", "--eof-wait=0")
+    assert res.returncode == 0, text(res.stderr)
+    assert b"a\nb\n".startswith(res.stdout), res.stdout
+
+
+def test_eof_wait_silent_server_is_bounded(helpers):
+    """A server that never answers: we close after the wait, exit 0."""
+    h = helpers("echo", "--mute")
+    res, took = piped(f"ws://127.0.0.1:{h.port}/", "--eof-wait=700")
+    assert (res.returncode, res.stdout) == (0, b""), (
+        res.returncode, text(res.stderr))
+    assert 0.7 <= took < 10, took
+
+
+def test_eof_wait_server_close_decides(helpers):
+    """A server that closes during the wait gives its status, as ever."""
+    h = helpers("echo", "--close-after", "b", "--close-code", "4003")
+    res, took = piped(f"ws://127.0.0.1:{h.port}/", "--eof-wait=20000")
+    assert (res.returncode, res.stdout) == (3, b"a\nb\n"), (
+        res.returncode, text(res.stderr))
+    assert took < 10, took
+
+
+def test_eof_wait_restarts_with_each_message(tmp_path):
+    """Replies 0.4 s apart, a wait of 1 s: every one still arrives."""
+    script = tmp_path / "slow_echo.py"
+    script.write_text(
+        "import asyncio, websockets\n"
+        "async def h(ws, path):\n"
+        "    async for m in ws:\n"
+        "        for i in range(5):\n"
+        "            await asyncio.sleep(0.4)\n"
+        "            await ws.send(f'{m}{i}')\n"
+        "async def main():\n"
+        "    async with websockets.serve(h, '127.0.0.1', 0) as s:\n"
+        "        print('PORT', s.sockets[0].getsockname()[1], flush=True)\n"
+        "        await asyncio.sleep(60)\n"
+        "asyncio.run(main())\n")
+    proc = subprocess.Popen(["/usr/bin/python3", str(script)],
+                            stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    try:
+        line = proc.stdout.readline().decode()
+        assert line.startswith("PORT "), line
+        res, took = piped(f"ws://127.0.0.1:{line.split()[1]}/",
+                          "--eof-wait=1000", data=b"x\n")
+        assert (res.returncode, res.stdout) == (
+            0, b"x0\nx1\nx2\nx3\nx4\n"), (res.returncode, res.stdout,
+                                          text(res.stderr))
+    finally:
+        stop_pid(proc)
+        proc.stdout.close()
+
+
+@pytest.mark.parametrize("sig,status", [(signal.SIGTERM, 143)])
+def test_signal_during_eof_wait(helpers, bg, sig, status):
+    h = helpers("echo")
+    c = bg(f"--connect=ws://127.0.0.1:{h.port}/", "--eof-wait=60000")
+    c.write(b"hello\n")
+    assert c.wait_out(b"hello\n"), (c.out(), c.err())
+    c.close_stdin()
+    time.sleep(0.3)
+    assert c.wait(0.5) is None, c.err()     # waiting, as told
+    os.kill(c.proc.pid, sig)
+    assert c.wait(IO_TIMEOUT) == status, c.err()

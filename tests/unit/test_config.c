@@ -524,9 +524,13 @@ test_table_rows(void)
 		/* The client section lists client rows with their own help. */
 		if (o->group == OPTION_GROUP_CLIENT)
 			CHECK(o->mode == OPTION_CLIENT && o->help != NULL);
-		if (o->mode != OPTION_SERVER)
-			CHECK(o->group != OPTION_GROUP_MAIN ||
-			    o->client_help == NULL);
+		/*
+		 * A main row that means something else to a client (--pty)
+		 * has a line of its own under "Client mode", client_help;
+		 * the others are only named in the note on shared ones.
+		 */
+		if (o->mode == OPTION_CLIENT)
+			CHECK(o->group != OPTION_GROUP_MAIN);
 		if (o->kind == OPTION_CUSTOM)
 			CHECK(o->parse != NULL);
 		/* The sizes options.c knows how to store. */
@@ -568,6 +572,7 @@ test_table_documented(void)
 {
 	const struct option_entry	*o;
 	char				*usage = usage_text(), *man;
+	const char			*note, *start;
 
 	man = source_file("man/wsbridge.1");
 	if (!CHECK(usage != NULL) || !CHECK(man != NULL))
@@ -581,6 +586,16 @@ test_table_documented(void)
 		CHECK(names_flag(man, "Fl -", o->name));
 	}
 	UNIT_CTX_CLEAR();
+	/* A row with a client line of its own is not "shared" as well. */
+	note = strstr(usage, "apply to client mode too");
+	start = note != NULL ? memrchr(usage, '(', (size_t)(note - usage)) :
+	    NULL;
+	if (CHECK(start != NULL)) {
+		CHECK(memmem(start, (size_t)(note - start), "--binary", 8) !=
+		    NULL);
+		CHECK(memmem(start, (size_t)(note - start), "--pty", 5) ==
+		    NULL);
+	}
 out:
 	free(usage);
 	free(man);
@@ -616,6 +631,20 @@ test_modes(void)
 	WITH_PARSE(c, CHECK(c.proxies[0] == NULL), "--connect=ws://h/",
 	    "--trusted-proxy=1.2.3.4", "--trusted-proxy=");
 	WITH_PARSE(c, CHECK(!c.insecure), "--insecure=false", "cat");
+	CHECK_FAILS("--eof-wait is a client option: use it with --connect",
+	    "--eof-wait=500", "cat");
+	WITH_PARSE(c, CHECK_EQ_INT(c.eof_wait_ms, 2000), "--connect=ws://h/");
+	WITH_PARSE(c, CHECK_EQ_INT(c.eof_wait_ms, 0), "--connect=ws://h/",
+	    "--eof-wait=0");
+	CHECK_FAILS("--eof-wait: '-1' is not a number of milliseconds",
+	    "--connect=ws://h/", "--eof-wait=-1");
+	/* --pty: a client without COMMAND, always in bytes. */
+	WITH_PARSE(c, CHECK(c.pty && c.binary && c.command == NULL),
+	    "--connect=ws://h/", "--pty");
+	WITH_PARSE(c, CHECK(!c.pty && !c.binary), "--connect=ws://h/",
+	    "--pty=false");
+	CHECK_FAILS("--pty with --connect makes our own terminal the local "
+	    "end: no COMMAND", "--connect=ws://h/", "--pty", "cat");
 	/* Both modes. */
 	WITH_PARSE(c, CHECK_EQ_INT(c.loglevel, LL_ERROR), "--connect=ws://h/",
 	    "--binary", "--closems=5", "--protocol=p", "--header=A: b");
