@@ -65,6 +65,7 @@ struct config {
 	bool			 reverselookup;
 	bool			 passstderr;
 	bool			 unbuffer;	/* the child's stdout is a pty */
+	bool			 pty;		/* a terminal on 0, 1 and 2 */
 	bool			 deflate;
 	bool			 ssl;
 

@@ -350,6 +350,12 @@ const struct option_entry options_table[] = {
 	  FIELD(unbuffer), .arg = "[=BOOL]",
 	  .help = "the command's stdout is a terminal (in raw mode), so\n"
 	  "that it writes each line at once instead of buffering" },
+	{ .name = "pty", .kind = OPTION_FLAG, .mode = OPTION_SERVER,
+	  .group = OPTION_GROUP_MAIN, .refusal = REFUSE_ALONE,
+	  FIELD(pty), .arg = "[=BOOL]",
+	  .help = "run the command on a terminal of its own (bash, vim):\n"
+	  "bytes both ways, resized by ?cols=N&rows=M or by the\n"
+	  "wsbridge.pty subprotocol's messages (implies --binary)" },
 	{ .name = "passenv", .kind = OPTION_CUSTOM, .mode = OPTION_SERVER,
 	  .group = OPTION_GROUP_MAIN, .refusal = REFUSE_ENV,
 	  .parse = parse_passenv, .default_string = "PATH,LD_LIBRARY_PATH",
