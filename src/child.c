@@ -31,6 +31,7 @@
 #include "env.h"
 #include "framing.h"
 #include "log.h"
+#include "ptyctl.h"
 #include "server.h"
 #include "session.h"
 #include "spawn.h"
@@ -500,7 +501,8 @@ child_maybe_free(struct child *c)
 static void
 child_destroy(struct child *c)
 {
-	event_free(c->err_ev);
+	if (c->err_ev != NULL)
+		event_free(c->err_ev);
 	event_free(c->kill_ev);
 	event_free(c->out_ev);
 	close_fd(&c->err_fd);
@@ -546,16 +548,17 @@ children_reap(struct server *srv)
 }
 
 static int
-spawn_process(struct server *srv, struct session *s, int fds[3], pid_t *pid)
+spawn_process(struct server *srv, struct session *s, int fds[3],
+    const char *tty, pid_t *pid)
 {
 	const struct config	*cfg = srv->cfg;
 
 	/* --dir picks the script per session; otherwise the one command. */
 	if (s->script_path != NULL)
 		return spawn_start(srv, s->script_path, s->script_argv,
-		    s->envp, fds, pid);
+		    s->envp, fds, tty, pid);
 	return spawn_start(srv, cfg->command_path, cfg->command, s->envp,
-	    fds, pid);
+	    fds, tty, pid);
 }
 
 static struct child *
@@ -570,11 +573,15 @@ child_new(struct server *srv, struct session *s, pid_t pid, int err)
 	c->session_id = s->id;
 	c->pid = pid;
 	c->err_fd = err;
-	c->err_ev = event_new(srv->base, err, EV_READ | EV_PERSIST, on_stderr, c);
+	/* --pty: no stderr pipe, the terminal has it all. */
+	if (err >= 0)
+		c->err_ev = event_new(srv->base, err, EV_READ | EV_PERSIST,
+		    on_stderr, c);
 	c->kill_ev = evtimer_new(srv->base, on_kill_timer, c);
 	c->out_ev = evtimer_new(srv->base, on_output_wait, c);
-	if (c->err_ev == NULL || c->kill_ev == NULL || c->out_ev == NULL ||
-	    event_add(c->err_ev, NULL) == -1) {
+	if ((err >= 0 && (c->err_ev == NULL ||
+	    event_add(c->err_ev, NULL) == -1)) ||
+	    c->kill_ev == NULL || c->out_ev == NULL) {
 		if (c->err_ev) event_free(c->err_ev);
 		if (c->kill_ev) event_free(c->kill_ev);
 		if (c->out_ev) event_free(c->out_ev);
@@ -610,10 +617,29 @@ spawn_failed(struct server *srv, struct session *s, const char *why)
 	session_unref(s);
 }
 
+/*
+ * --pty: the three pipes give way to a terminal of the size the URL asked
+ * for (spawn_pty). Returns its path for the spawn, or NULL with errno.
+ */
+static const char *
+child_pty(struct session *s, int p[SPAWN_PIPE_FDS], int fds[3], char *tty,
+    size_t len)
+{
+	struct ptysize	 ws;
+
+	ptyctl_query_size(s->target, &ws);
+	if (spawn_pty(p, ws.cols, ws.rows, tty, len) == -1)
+		return NULL;
+	fds[0] = fds[1] = fds[2] = p[PIPE_IN_CHILD];
+	return tty;
+}
+
 static void
 child_spawn(struct server *srv, struct session *s)
 {
 	struct child	*c;
+	char		 ttybuf[64];
+	const char	*tty = NULL;
 	int		 p[SPAWN_PIPE_FDS], fds[3], error;
 	pid_t		 pid;
 
@@ -634,7 +660,14 @@ child_spawn(struct server *srv, struct session *s)
 	fds[0] = p[PIPE_IN_CHILD];
 	fds[1] = p[PIPE_OUT_CHILD];
 	fds[2] = p[PIPE_ERR_CHILD];
-	error = spawn_process(srv, s, fds, &pid);
+	if (srv->cfg->pty && (tty = child_pty(s, p, fds, ttybuf,
+	    sizeof ttybuf)) == NULL) {
+		error = errno;
+		spawn_close_pipes(p);
+		spawn_failed(srv, s, strerror(error));
+		return;
+	}
+	error = spawn_process(srv, s, fds, tty, &pid);
 	/* The child has its copy; ours would only weigh on an idle session. */
 	env_free(s->envp);
 	s->envp = NULL;
@@ -726,8 +759,12 @@ child_service(struct server *srv, struct session *s)
 		c->stdin_closed = true;
 		child_stdin_closed(c);
 	}
-	/* The network writes stdin; once all is in, EOF is ours to ask. */
-	if (!has_input && eof)
+	/*
+	 * The network writes stdin; once all is in, EOF is ours to ask. A
+	 * terminal has no EOF but its hang-up (see net_service): a client's
+	 * half-close leaves it up, and output and status still come.
+	 */
+	if (!has_input && eof && (gone || !srv->cfg->pty))
 		child_close_stdin(c, gone);
 	/*
 	 * Queued input still goes in, but a child that will not read it must

@@ -20,6 +20,7 @@
 #include "config.h"
 #include "http.h"
 #include "options.h"
+#include "ptyctl.h"
 
 static int
 set_defaults(struct config *c, char *err, size_t errlen)
@@ -65,6 +66,27 @@ check_mode(const struct config *c, enum option_mode mode, char *err,
 	return 0;
 }
 
+/*
+ * --pty: a terminal's output is bytes, and the wsbridge.pty subprotocol
+ * (control messages, ptyctl.h) is served beside any --protocol.
+ */
+static int
+add_pty_protocol(struct config *c, char *err, size_t errlen)
+{
+	size_t	 i;
+
+	c->binary = true;
+	for (i = 0; i < c->nprotocols; i++)
+		if (strcasecmp(c->protocols[i], PTYCTL_SUBPROTOCOL) == 0)
+			return 0;
+	if (c->nprotocols == CONFIG_MAX_PROTOCOLS)
+		return options_error(err, errlen, "--pty serves the %s "
+		    "subprotocol: too many --protocol", PTYCTL_SUBPROTOCOL);
+	c->protocols[c->nprotocols++] = PTYCTL_SUBPROTOCOL;
+	c->protocols[c->nprotocols] = NULL;
+	return 0;
+}
+
 /* The server's flags that need, or exclude, one another. */
 static int
 check_server_flags(struct config *c, char *err, size_t errlen)
@@ -74,10 +96,13 @@ check_server_flags(struct config *c, char *err, size_t errlen)
 	if (c->devconsole && (c->staticdir != NULL || c->cgidir != NULL))
 		return options_error(err, errlen, "--devconsole cannot be combined with "
 		    "--staticdir or --cgidir");
-	/* The client side of --pty is here; the server side lands apart. */
-	if (c->pty)
-		return options_error(err, errlen, "--pty is not yet served: "
-		    "use it with --connect");
+	if (c->pty && (c->passstderr || c->unbuffer))
+		return options_error(err, errlen, "--pty gives the command a "
+		    "terminal on stdin, stdout and stderr: it cannot be "
+		    "combined with --%s", c->passstderr ? "passstderr" :
+		    "unbuffer");
+	if (c->pty && add_pty_protocol(c, err, errlen) != 0)
+		return -1;
 	if (c->passstderr && c->binary)
 		return options_error(err, errlen, "--passstderr sends JSON lines: it "
 		    "cannot be combined with --binary");

@@ -65,7 +65,7 @@ struct config {
 	bool			 reverselookup;
 	bool			 passstderr;
 	bool			 unbuffer;	/* the child's stdout is a pty */
-	bool			 pty;		/* a terminal: see --pty */
+	bool			 pty;		/* a terminal: the child's, or ours */
 	bool			 deflate;
 	bool			 ssl;
 

@@ -173,6 +173,9 @@ env_build(const struct env_facts *f, char *const *passenv,
 	add_request_facts(&e, f);
 	add_headers(&e, f->req, f->hide_authorization);
 	add_passed(&e, passenv, environ_src);
+	/* A terminal needs a TERM; a passed one won (first one wins). */
+	if (f->pty)
+		env_add(&e, "TERM", ENV_PTY_TERM);
 	if (e.failed || e.v == NULL) {
 		env_free(e.v);
 		return NULL;

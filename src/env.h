@@ -6,6 +6,9 @@
 
 struct http_request;
 
+/* --pty: the child's TERM unless --passenv passes the server's. */
+#define ENV_PTY_TERM	"xterm-256color"
+
 struct env_facts {
 	const struct http_request	*req;
 	const char			*remote_addr;
@@ -24,6 +27,7 @@ struct env_facts {
 	const char			*remote_user;
 	const char			*auth_type;
 	bool				 hide_authorization;
+	bool				 pty;		/* --pty: TERM too */
 };
 
 char	**env_build(const struct env_facts *, char *const *passenv,

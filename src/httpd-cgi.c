@@ -400,7 +400,7 @@ serve_cgi(struct server *srv, int fd, size_t headlen,
 		conn_free(c);
 		return true;
 	}
-	error = spawn_start(srv, file, argv, envp, fds, &c->pid);
+	error = spawn_start(srv, file, argv, envp, fds, NULL, &c->pid);
 	env_free(envp);
 	close(in[0]);
 	close(out[1]);

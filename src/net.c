@@ -144,6 +144,20 @@ net_service(struct net *n, struct session *s)
 		net_adopt_stdin(n, s, in_fd);
 	if (close_in && s->in_fd >= 0)
 		net_close_stdin(n, s);
+	/*
+	 * --pty: both of our fds are the terminal's master (spawn_pty), in_fd
+	 * a dup of out_fd. A terminal hangs up, and the kernel sends SIGHUP
+	 * (and SIGCONT) to its session leader, only when the master's last fd
+	 * closes: closing in_fd alone would tell the child nothing, and a
+	 * terminal has no other EOF (^D is a key, which the client sends as
+	 * bytes). So stdin's EOF is the hang-up: stdout goes too, after what
+	 * the terminal holds has been read (it still goes to a client that is
+	 * there). Main asks for it when the client leaves, cleanly or not, at
+	 * the stop and in the kill schedule, never for a half-close; it hears
+	 * stdin_closed and stdout_eof as for pipes.
+	 */
+	if (close_in && n->srv->cfg->pty && s->out_fd >= 0)
+		net_close_stdout(n, s, true);
 	/* The leader is gone and main waited long enough for stdout's EOF. */
 	if (give_up && s->out_fd >= 0)
 		net_close_stdout(n, s, true);

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -31,6 +32,7 @@
 #include "net.h"
 #include "netpriv.h"
 #include "peer.h"
+#include "ptyctl.h"
 #include "server.h"
 #include "session.h"
 
@@ -250,6 +252,71 @@ net_close_stdouts(struct net *n)
 }
 
 /*
+ * --pty: the terminal's window size; the kernel sends SIGWINCH to its
+ * foreground process group. Our two fds are the same master, either will
+ * do. Before the terminal reaches this thread the size waits for
+ * net_adopt_stdin; after the hang-up there is no terminal to size.
+ */
+static void
+net_pty_resize(struct session *s, const struct ptysize *size)
+{
+	struct winsize	 ws;
+	int		 fd = s->in_fd >= 0 ? s->in_fd : s->out_fd;
+
+	if (fd < 0) {
+		s->winsz_due = true;
+		s->winsz_cols = (unsigned short)size->cols;
+		s->winsz_rows = (unsigned short)size->rows;
+		return;
+	}
+	memset(&ws, 0, sizeof ws);
+	ws.ws_col = (unsigned short)size->cols;
+	ws.ws_row = (unsigned short)size->rows;
+	if (ioctl(fd, TIOCSWINSZ, &ws) == -1)
+		log_error("session=%llu resizing the terminal: %s",
+		    (unsigned long long)s->id, strerror(errno));
+	else
+		log_debug("session=%llu terminal resized to %ux%u",
+		    (unsigned long long)s->id, size->cols, size->rows);
+}
+
+/*
+ * --pty with the wsbridge.pty subprotocol: a text message is a control
+ * message (ptyctl.h), not keys. It is collected whole (a control message
+ * is small: PTYCTL_MSG_MAX), then obeyed. Returns 0, or 1007 for a bad
+ * one (*why says so), as net_take_input.
+ */
+static uint16_t
+net_take_control(struct session *s, const void *in, size_t len, bool final,
+    const char **why)
+{
+	struct ptysize	 size;
+	size_t		 msglen;
+
+	if (s->ctl_msg == NULL &&
+	    (s->ctl_msg = malloc(PTYCTL_MSG_MAX)) == NULL) {
+		*why = "out of memory";
+		return 1011;
+	}
+	if (len > PTYCTL_MSG_MAX - s->ctl_len) {
+		*why = "bad control message";
+		return 1007;
+	}
+	memcpy(s->ctl_msg + s->ctl_len, in, len);
+	s->ctl_len += len;
+	if (!final)
+		return 0;
+	msglen = s->ctl_len;
+	s->ctl_len = 0;
+	if (ptyctl_parse(s->ctl_msg, msglen, &size) != 0) {
+		*why = "bad control message";
+		return 1007;
+	}
+	net_pty_resize(s, &size);
+	return 0;
+}
+
+/*
  * A piece of a client message: queue it for stdin once it is whole.
  * Returns 0, or a close code for a message we refuse (*why says why).
  * While rx_drain is set the peer has gone and what it sent is read to
@@ -276,6 +343,15 @@ net_take_input(struct net *n, struct session *s, const void *in, size_t len,
 		session_unlock(s);
 		*why = bad_utf8 ? "invalid UTF-8 in text" : "message too big";
 		return bad_utf8 ? 1007 : 1009;
+	}
+	if (s->pty_ctl && s->in_text) {
+		if (final) {
+			s->in_active = false;
+			s->msgs_in++;
+			s->bytes_in += s->in_bytes;
+		}
+		session_unlock(s);
+		return net_take_control(s, in, len, final, why);
 	}
 	if (!s->stdin_closed) {
 		evbuffer_add(s->from_peer, in, len);
@@ -417,6 +493,12 @@ net_adopt_stdin(struct net *n, struct session *s, int fd)
 	session_ref(s);
 	s->in_fd = fd;
 	TAILQ_INSERT_TAIL(&n->writers, s, in_entry);
+	if (s->winsz_due) {
+		struct ptysize	 size = { s->winsz_cols, s->winsz_rows };
+
+		s->winsz_due = false;
+		net_pty_resize(s, &size);
+	}
 	net_write_stdin(n, s);
 }
 

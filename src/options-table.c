@@ -353,8 +353,9 @@ const struct option_entry options_table[] = {
 	{ .name = "pty", .kind = OPTION_FLAG, .mode = OPTION_BOTH,
 	  .group = OPTION_GROUP_MAIN, .refusal = REFUSE_ALONE, FIELD(pty),
 	  .arg = "[=BOOL]",
-	  .help = "the command runs on a pseudo-terminal, its controlling\n"
-	  "terminal (a shell for the browser; implies --binary)",
+	  .help = "run the command on a terminal of its own (bash, vim):\n"
+	  "bytes both ways, resized by ?cols=N&rows=M or by the\n"
+	  "wsbridge.pty subprotocol's messages (implies --binary)",
 	  .client_help = "a terminal client: our terminal in raw mode, its\n"
 	  "size sent, keys as they are, the remote status (needs\n"
 	  "a --pty server; implies --binary)" },

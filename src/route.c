@@ -138,6 +138,7 @@ session_from_request(struct server *srv, struct pending *p,
 	f.https = srv->cfg->ssl;
 	f.remote_user = cf.user;
 	f.auth_type = cf.auth_type;
+	f.pty = srv->cfg->pty;
 	f.hide_authorization = srv->cfg->basic_auth != NULL;
 	if (cf.user[0] != '\0' && (s->user = strdup(cf.user)) == NULL) {
 		session_unref(s);
@@ -209,6 +210,7 @@ take_head(struct pending *p, const struct http_request *req,
 	s->reply_len = u.len;
 	s->deflate = u.deflate;
 	s->pmd = u.pmd;
+	s->pty_ctl = u.pty_ctl;
 	return 0;
 }
 

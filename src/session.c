@@ -217,6 +217,7 @@ session_free(struct session *s)
 	evbuffer_free(s->from_peer);
 	evbuffer_free(s->to_peer);
 	free(s->out_line);
+	free(s->ctl_msg);
 	free(s->reply);		/* never adopted */
 	if (s->stdout_fd >= 0)
 		close(s->stdout_fd);	/* spawned, but never adopted */

@@ -64,6 +64,7 @@ struct session {
 	size_t			 reply_len;
 	bool			 deflate;	/* permessage-deflate agreed */
 	struct pmd_params	 pmd;
+	bool			 pty_ctl;	/* --pty: text is control */
 
 	/* Shared. */
 	struct evbuffer		*from_peer;	/* bytes for stdin */
@@ -151,6 +152,11 @@ struct session {
 		}		 kind;
 	}			 out_watch, in_watch, hup_watch;
 	bool			 hup_watched;
+	/* --pty (netpipe.c): a control message arriving, a size to set. */
+	char			*ctl_msg;	/* PTYCTL_MSG_MAX, once used */
+	size_t			 ctl_len;
+	bool			 winsz_due;	/* before the terminal is ours */
+	unsigned short		 winsz_cols, winsz_rows;
 
 	/* Main thread only. */
 	int			 pipes[SPAWN_PIPE_FDS]; /* until the spawn takes them */

@@ -7,6 +7,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -112,6 +114,51 @@ fail:
 	return -1;
 }
 
+/*
+ * --pty: the child's stdin, stdout and stderr become one terminal, a new
+ * pseudo-terminal in the mode the kernel gives a new one (cooked: echo,
+ * lines, signals from ^C and ^Z), cols x rows. It replaces the three
+ * pipes. Ours: the master twice, so that the network thread keeps its two
+ * paths, writing "stdin" (fds[PIPE_IN_OURS], a dup) and reading "stdout"
+ * (fds[PIPE_OUT_OURS]); the terminal hangs up only once both are closed
+ * (see net_service). The child's: fds[PIPE_IN_CHILD] is the terminal side,
+ * which only holds it open until the child has opened it by name (name,
+ * see spawn_direct); the other two are -1, and there is no stderr pipe.
+ * On failure nothing stays open and errno says why.
+ */
+int
+spawn_pty(int fds[SPAWN_PIPE_FDS], unsigned cols, unsigned rows,
+    char *name, size_t len)
+{
+	struct winsize	 ws;
+	int		 m, s = -1, dup_m = -1, error;
+
+	spawn_close_pipes(fds);
+	if ((m = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC)) == -1)
+		return -1;
+	memset(&ws, 0, sizeof ws);
+	ws.ws_col = (unsigned short)cols;
+	ws.ws_row = (unsigned short)rows;
+	if (grantpt(m) == -1 || unlockpt(m) == -1 ||
+	    ptsname_r(m, name, len) != 0 ||
+	    ioctl(m, TIOCSWINSZ, &ws) == -1 ||
+	    (s = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC)) == -1 ||
+	    set_nonblocking(m) == -1 ||
+	    (dup_m = fcntl(m, F_DUPFD_CLOEXEC, 0)) == -1)
+		goto fail;
+	fds[PIPE_IN_OURS] = dup_m;
+	fds[PIPE_OUT_OURS] = m;
+	fds[PIPE_IN_CHILD] = s;
+	return 0;
+fail:
+	error = errno;
+	if (s >= 0)
+		close(s);
+	close(m);
+	errno = error;
+	return -1;
+}
+
 void
 spawn_close_pipes(int fds[SPAWN_PIPE_FDS])
 {
@@ -123,16 +170,17 @@ spawn_close_pipes(int fds[SPAWN_PIPE_FDS])
 /*
  * A child: through the spawner when there is one (its fd table is small, so
  * a spawn costs the same however many sessions are open), else from here.
- * See spawn_direct for what the child gets. Returns 0 or an errno value.
+ * See spawn_direct for what the child gets, and tty (NULL: none). Returns
+ * 0 or an errno value.
  */
 int
 spawn_start(struct server *srv, const char *path, char *const argv[],
-    char *const envp[], const int fds[3], pid_t *pid)
+    char *const envp[], const int fds[3], const char *tty, pid_t *pid)
 {
 	int	 error;
 
-	if ((error = spawner_spawn(srv->spawner, path, argv, envp, fds,
+	if ((error = spawner_spawn(srv->spawner, path, argv, envp, fds, tty,
 	    pid)) == -1)
-		error = spawn_direct(path, argv, envp, fds, pid);
+		error = spawn_direct(path, argv, envp, fds, tty, pid);
 	return error;
 }

@@ -24,8 +24,10 @@ int		 spawn_pipe(int [2], int);
 void		 spawn_pipe_close(int [2]);
 int		 spawn_make_pipes(int [SPAWN_PIPE_FDS]);
 int		 spawn_pty_stdout(int [SPAWN_PIPE_FDS]);
+int		 spawn_pty(int [SPAWN_PIPE_FDS], unsigned, unsigned, char *,
+		     size_t);
 void		 spawn_close_pipes(int [SPAWN_PIPE_FDS]);
 int		 spawn_start(struct server *, const char *, char *const [],
-		     char *const [], const int [3], pid_t *);
+		     char *const [], const int [3], const char *, pid_t *);
 
 #endif

@@ -73,33 +73,66 @@ struct spawner {
 };
 
 /*
+ * The child's fds 0, 1 and 2. Without a terminal they are fds[0..2]. With
+ * one (--pty) the child is a session leader (POSIX_SPAWN_SETSID, which
+ * glibc applies before the file actions) and opens the terminal by its
+ * path without O_NOCTTY: a session leader with no controlling terminal
+ * that opens a terminal belonging to no session gets it as its controlling
+ * terminal. That open is fd 0, dup'd to 1 and 2, as a login's getty does;
+ * fds[] then only hold the terminal open until the child has it.
+ */
+static int
+child_fds(posix_spawn_file_actions_t *fa, const int fds[3], const char *tty)
+{
+	int	 error;
+
+	if (tty == NULL) {
+		/* Our ends are close-on-exec; dup2 clears the flag on 0-2. */
+		if ((error = posix_spawn_file_actions_adddup2(fa, fds[0],
+		    0)) == 0 &&
+		    (error = posix_spawn_file_actions_adddup2(fa, fds[1],
+		    1)) == 0)
+			error = posix_spawn_file_actions_adddup2(fa, fds[2], 2);
+		return error;
+	}
+	if ((error = posix_spawn_file_actions_addopen(fa, 0, tty, O_RDWR,
+	    0)) == 0 &&
+	    (error = posix_spawn_file_actions_adddup2(fa, 0, 1)) == 0)
+		error = posix_spawn_file_actions_adddup2(fa, 0, 2);
+	return error;
+}
+
+/*
  * posix_spawn with the child in its own process group, every signal back
- * to its default and unblocked, and fds[0..2] as its 0, 1 and 2. Our own
- * fds are all close-on-exec, so the child sees those three only.
+ * to its default and unblocked, and fds[0..2] as its 0, 1 and 2; or, with
+ * tty, in a session of its own whose controlling terminal is tty (see
+ * child_fds). A session leader leads its process group too, so the kill
+ * schedule's kill(-pid) reaches it either way (setpgid would fail in a
+ * session leader, hence one flag or the other). Our own fds are all
+ * close-on-exec, so the child sees those three only.
  */
 int
 spawn_direct(const char *path, char *const argv[], char *const envp[],
-    const int fds[3], pid_t *pid)
+    const int fds[3], const char *tty, pid_t *pid)
 {
 	posix_spawn_file_actions_t	 fa;
 	posix_spawnattr_t		 attr;
 	sigset_t			 all, none;
+	short				 flags;
 	int				 error;
 
 	sigfillset(&all);
 	sigemptyset(&none);
+	flags = POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF;
+	flags |= tty != NULL ? POSIX_SPAWN_SETSID : POSIX_SPAWN_SETPGROUP;
 	if ((error = posix_spawn_file_actions_init(&fa)) != 0)
 		return error;
 	if ((error = posix_spawnattr_init(&attr)) != 0) {
 		posix_spawn_file_actions_destroy(&fa);
 		return error;
 	}
-	/* Our ends are close-on-exec; dup2 clears the flag on 0, 1 and 2. */
-	if ((error = posix_spawn_file_actions_adddup2(&fa, fds[0], 0)) == 0 &&
-	    (error = posix_spawn_file_actions_adddup2(&fa, fds[1], 1)) == 0 &&
-	    (error = posix_spawn_file_actions_adddup2(&fa, fds[2], 2)) == 0 &&
-	    (error = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP |
-	    POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF)) == 0 &&
+	if ((error = child_fds(&fa, fds, tty)) == 0 &&
+	    (error = posix_spawnattr_setflags(&attr, flags)) == 0 &&
 	    (error = posix_spawnattr_setpgroup(&attr, 0)) == 0 &&
 	    (error = posix_spawnattr_setsigmask(&attr, &none)) == 0 &&
 	    (error = posix_spawnattr_setsigdefault(&attr, &all)) == 0)
@@ -227,7 +260,8 @@ spawner_serve(unsigned char *buf)
 	error = EINVAL;
 	if (nfds == 3 && !(msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) &&
 	    spawnmsg_decode(buf, (size_t)n, &req) == 0) {
-		error = spawn_direct(req.path, req.argv, req.envp, fds, &pid);
+		error = spawn_direct(req.path, req.argv, req.envp, fds,
+		    req.tty, &pid);
 		spawnreq_free(&req);
 	}
 	for (i = 0; i < nfds; i++)
@@ -515,7 +549,7 @@ send_request(struct spawner *sp, size_t len, const int fds[3],
  */
 int
 spawner_spawn(struct spawner *sp, const char *path, char *const argv[],
-    char *const envp[], const int fds[3], pid_t *pid)
+    char *const envp[], const int fds[3], const char *tty, pid_t *pid)
 {
 	struct timespec	 until;
 	struct spawnmsg	 m;
@@ -524,7 +558,7 @@ spawner_spawn(struct spawner *sp, const char *path, char *const argv[],
 	int		 r, error = -1;
 
 	if (sp == NULL || sp->fd < 0 || (len = spawnmsg_encode(sp->buf,
-	    sizeof sp->buf, path, argv, envp)) == 0)
+	    sizeof sp->buf, path, argv, envp, tty)) == 0)
 		return -1;
 	clock_gettime(CLOCK_MONOTONIC, &until);
 	until.tv_sec += ANSWER_MS / 1000;

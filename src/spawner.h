@@ -15,11 +15,11 @@ typedef void	 spawner_exit_cb(void *, pid_t, int);
 
 struct spawner	*spawner_start(struct event_base *, spawner_exit_cb *, void *);
 int		 spawner_spawn(struct spawner *, const char *, char *const [],
-		     char *const [], const int [3], pid_t *);
+		     char *const [], const int [3], const char *, pid_t *);
 void		 spawner_poll(struct spawner *);
 void		 spawner_stop(struct spawner *);
 
 int		 spawn_direct(const char *, char *const [], char *const [],
-		     const int [3], pid_t *);
+		     const int [3], const char *, pid_t *);
 
 #endif

@@ -33,11 +33,12 @@ put_string(unsigned char *buf, size_t cap, size_t *off, const char *s)
 
 /*
  * The request for path with argv and envp (NULL: the spawner's own
- * environment) in buf; its length, or 0 when it does not fit in cap.
+ * environment) and tty (NULL: none) in buf; its length, or 0 when it does
+ * not fit in cap.
  */
 size_t
 spawnmsg_encode(unsigned char *buf, size_t cap, const char *path,
-    char *const argv[], char *const envp[])
+    char *const argv[], char *const envp[], const char *tty)
 {
 	struct spawnmsg	 h;
 	size_t		 off = sizeof h, nargv, nenv, i;
@@ -53,8 +54,11 @@ spawnmsg_encode(unsigned char *buf, size_t cap, const char *path,
 	for (i = 0; i < nenv; i++)
 		if (!put_string(buf, cap, &off, envp[i]))
 			return 0;
+	if (tty != NULL && (tty[0] == '\0' || !put_string(buf, cap, &off, tty)))
+		return 0;
 	memset(&h, 0, sizeof h);
 	h.type = SPAWNMSG_REQUEST;
+	h.flags = tty != NULL ? SPAWNMSG_TTY : 0;
 	h.nargv = (uint32_t)nargv;
 	h.nenv = envp == NULL ? SPAWNMSG_INHERIT_ENV : (uint32_t)nenv;
 	memcpy(buf, &h, sizeof h);
@@ -111,7 +115,7 @@ spawnmsg_decode(unsigned char *buf, size_t len, struct spawnreq *req)
 		return -1;
 	memcpy(&h, buf, sizeof h);
 	if (h.type != SPAWNMSG_REQUEST || h.pid != 0 || h.value != 0 ||
-	    h.nargv == 0 ||
+	    (h.flags & ~(uint32_t)SPAWNMSG_TTY) != 0 || h.nargv == 0 ||
 	    h.nargv > SPAWNMSG_MAX_STRINGS ||
 	    (h.nenv > SPAWNMSG_MAX_STRINGS && h.nenv != SPAWNMSG_INHERIT_ENV))
 		return -1;
@@ -121,6 +125,9 @@ spawnmsg_decode(unsigned char *buf, size_t len, struct spawnreq *req)
 		goto bad;
 	if (h.nenv != SPAWNMSG_INHERIT_ENV &&
 	    take_strings(buf, len, &off, h.nenv, &req->envp) != 0)
+		goto bad;
+	if ((h.flags & SPAWNMSG_TTY) && ((req->tty = take_string(buf, len,
+	    &off)) == NULL || req->tty[0] == '\0'))
 		goto bad;
 	if (off != len)
 		goto bad;

@@ -12,6 +12,7 @@
 
 #include "config.h"
 #include "http.h"
+#include "ptyctl.h"
 #include "session.h"
 #include "upgrade.h"
 
@@ -97,6 +98,10 @@ upgrade_reply(const struct config *cfg, const struct http_request *req,
 	    "Sec-WebSocket-Extensions"), &u->pmd, ext, sizeof ext) == 0)
 		u->deflate = true;
 	proto = upgrade_subprotocol(cfg, req, &plen);
+	/* Then its text messages are control messages (netpipe.c). */
+	u->pty_ctl = cfg->pty && proto != NULL &&
+	    plen == strlen(PTYCTL_SUBPROTOCOL) &&
+	    strncasecmp(proto, PTYCTL_SUBPROTOCOL, plen) == 0;
 	if (!put(buf, &off, "HTTP/1.1 101 Switching Protocols\r\n"
 	    "Upgrade: websocket\r\nConnection: Upgrade\r\n"
 	    "Sec-WebSocket-Accept: %s\r\n", accept) ||

@@ -19,6 +19,7 @@ struct upgrade {
 	size_t			 len;
 	bool			 deflate;	/* permessage-deflate agreed */
 	struct pmd_params	 pmd;
+	bool			 pty_ctl;	/* --pty's subprotocol chosen */
 };
 
 int	 upgrade_reply(const struct config *, const struct http_request *,

@@ -1,6 +1,7 @@
 /*
  * spawnmsg.c's decoder, fed any bytes. Oracles: whatever it accepts has a
- * non-empty path, at least argv[0], NULL-ended arrays, and encodes back to
+ * non-empty path, at least argv[0], NULL-ended arrays, a terminal's path
+ * that is absent or not empty, and encodes back to
  * exactly the bytes it came from (so nothing was skipped, nothing read
  * beyond the message).
  */
@@ -25,7 +26,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	CHECK(req.path != NULL && req.path[0] != '\0');
 	CHECK(req.argv != NULL && req.argv[0] != NULL);
-	len = spawnmsg_encode(out, sizeof out, req.path, req.argv, req.envp);
+	CHECK(req.tty == NULL || req.tty[0] != '\0');
+	len = spawnmsg_encode(out, sizeof out, req.path, req.argv, req.envp,
+	    req.tty);
 	CHECK(len == size);
 	CHECK(memcmp(out, data, size) == 0);
 	spawnreq_free(&req);

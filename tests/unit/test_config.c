@@ -959,6 +959,38 @@ remove_tmpdir(void)
 	CHECK_EQ_INT(rmdir(tmpdir), 0);
 }
 
+/* --pty: binary implied, its subprotocol served, two flags refused. */
+static void
+test_pty(void)
+{
+	WITH_PARSE(c, {
+		CHECK(c.pty);
+		CHECK(c.binary);
+		CHECK_EQ_INT((int)c.nprotocols, 1);
+		CHECK_STR(c.protocols[0], "wsbridge.pty");
+		CHECK(c.protocols[1] == NULL);
+	}, "--pty", "bash");
+	WITH_PARSE(c, {
+		CHECK(c.binary);
+		CHECK_EQ_INT((int)c.nprotocols, 2);
+		CHECK_STR(c.protocols[0], "chat");
+		CHECK_STR(c.protocols[1], "wsbridge.pty");
+	}, "--pty", "--binary", "--protocol=chat", "bash");
+	/* Served once, whoever named it. */
+	WITH_PARSE(c, {
+		CHECK_EQ_INT((int)c.nprotocols, 1);
+	}, "--pty", "--protocol=WSBridge.pty", "bash");
+	WITH_PARSE(c, {
+		CHECK(!c.pty);
+		CHECK(!c.binary);
+		CHECK_EQ_INT((int)c.nprotocols, 0);
+	}, "--pty=false", "bash");
+	CHECK_FAILS("--pty gives the command a terminal", "--pty",
+	    "--passstderr", "bash");
+	CHECK_FAILS("--pty gives the command a terminal", "--unbuffer",
+	    "--pty", "bash");
+}
+
 /* --basic-auth, --auth-realm, --auth-header, --password-file. */
 static void
 test_auth_flags(void)
@@ -1036,6 +1068,7 @@ main(void)
 	test_resolve();
 	test_resolve_empty_path_entry();
 	test_auth_flags();
+	test_pty();
 	test_table_rows();
 	test_table_documented();
 	test_modes();

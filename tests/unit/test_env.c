@@ -481,6 +481,49 @@ test_passenv(void)
 }
 
 /* The environment belongs to the caller: the request may go first. */
+/* --pty: TERM=xterm-256color, unless --passenv passes the server's. */
+static void
+test_pty_term(void)
+{
+	struct http_request	 req;
+	struct env_facts	 f;
+	char			**env;
+	char *const		 server_env[] = { "TERM=vt100", "PATH=/bin",
+				     NULL };
+	char *const		 path_only[] = { "PATH", NULL };
+	char *const		 with_term[] = { "PATH", "TERM", NULL };
+	char *const		 no_term_env[] = { "PATH=/bin", NULL };
+
+	default_facts(&f, NULL);
+	env = build("GET / HTTP/1.1\r\n\r\n", &req, &f, path_only,
+	    server_env);
+	if (CHECK(env != NULL))
+		CHECK(env_get(env, "TERM") == NULL);	/* no terminal */
+	done(env, &req);
+	f.pty = true;
+	env = build("GET / HTTP/1.1\r\nTerm: x\r\n\r\n", &req, &f,
+	    path_only, server_env);
+	if (CHECK(env != NULL)) {
+		CHECK(env_well_formed(env));
+		CHECK_STR(env_get(env, "TERM"), "xterm-256color");
+		CHECK_STR(env_get(env, "HTTP_TERM"), "x");
+	}
+	done(env, &req);
+	env = build("GET / HTTP/1.1\r\n\r\n", &req, &f, with_term,
+	    server_env);
+	if (CHECK(env != NULL)) {
+		CHECK(env_well_formed(env));
+		CHECK_STR(env_get(env, "TERM"), "vt100");
+	}
+	done(env, &req);
+	/* Named but not set in the server: the default still. */
+	env = build("GET / HTTP/1.1\r\n\r\n", &req, &f, with_term,
+	    no_term_env);
+	if (CHECK(env != NULL))
+		CHECK_STR(env_get(env, "TERM"), "xterm-256color");
+	done(env, &req);
+}
+
 static void
 test_ownership(void)
 {
@@ -520,5 +563,6 @@ main(void)
 	test_many_and_long_headers();
 	test_passenv();
 	test_ownership();
+	test_pty_term();
 	return unit_done();
 }

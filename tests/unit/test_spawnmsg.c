@@ -18,7 +18,7 @@ test_round_trip(void)
 	struct spawnreq	 req;
 	size_t		 len;
 
-	len = spawnmsg_encode(buf, sizeof buf, "/bin/sh", argv, envp);
+	len = spawnmsg_encode(buf, sizeof buf, "/bin/sh", argv, envp, NULL);
 	CHECK(len > sizeof(struct spawnmsg));
 	CHECK_EQ_INT(spawnmsg_decode(buf, len, &req), 0);
 	CHECK_STR(req.path, "/bin/sh");
@@ -39,14 +39,47 @@ test_inherited_and_empty_env(void)
 	struct spawnreq	 req;
 	size_t		 len;
 
-	len = spawnmsg_encode(buf, sizeof buf, "/bin/cat", argv, NULL);
+	len = spawnmsg_encode(buf, sizeof buf, "/bin/cat", argv, NULL, NULL);
 	CHECK_EQ_INT(spawnmsg_decode(buf, len, &req), 0);
 	CHECK(req.envp == NULL);	/* the spawner's own */
 	spawnreq_free(&req);
-	len = spawnmsg_encode(buf, sizeof buf, "/bin/cat", argv, none);
+	len = spawnmsg_encode(buf, sizeof buf, "/bin/cat", argv, none, NULL);
 	CHECK_EQ_INT(spawnmsg_decode(buf, len, &req), 0);
 	CHECK(req.envp != NULL && req.envp[0] == NULL);	/* empty, not ours */
 	spawnreq_free(&req);
+}
+
+/* --pty: the terminal's path rides after the environment. */
+static void
+test_tty(void)
+{
+	char		*argv[] = { "bash", NULL };
+	char		*envp[] = { "TERM=xterm-256color", NULL };
+	struct spawnreq	 req;
+	size_t		 len, plain;
+
+	len = spawnmsg_encode(buf, sizeof buf, "/bin/bash", argv, envp,
+	    "/dev/pts/7");
+	CHECK(len > 0);
+	CHECK_EQ_INT(spawnmsg_decode(buf, len, &req), 0);
+	CHECK_STR(req.tty, "/dev/pts/7");
+	CHECK_STR(req.envp[0], "TERM=xterm-256color");
+	spawnreq_free(&req);
+	CHECK(req.tty == NULL);
+	/* Without the flag the path is a stray string; with it, required. */
+	((struct spawnmsg *)(void *)buf)->flags = 0;
+	CHECK_EQ_INT(spawnmsg_decode(buf, len, &req), -1);
+	plain = spawnmsg_encode(buf, sizeof buf, "/bin/bash", argv, envp, NULL);
+	CHECK_EQ_INT(spawnmsg_decode(buf, plain, &req), 0);
+	CHECK(req.tty == NULL);
+	spawnreq_free(&req);
+	((struct spawnmsg *)(void *)buf)->flags = SPAWNMSG_TTY;
+	CHECK_EQ_INT(spawnmsg_decode(buf, plain, &req), -1);
+	/* Unknown flags, and an empty path, are refused. */
+	((struct spawnmsg *)(void *)buf)->flags = 2;
+	CHECK_EQ_INT(spawnmsg_decode(buf, plain, &req), -1);
+	CHECK_EQ_INT(spawnmsg_encode(buf, sizeof buf, "/bin/bash", argv, envp,
+	    ""), 0);
 }
 
 static void
@@ -57,11 +90,12 @@ test_refused_encodings(void)
 	static char	 big[SPAWNMSG_MAX];
 	char		*envp[] = { big, NULL };
 
-	CHECK_EQ_INT(spawnmsg_encode(buf, sizeof buf, "/bin/x", noargs, NULL),
-	    0);
+	CHECK_EQ_INT(spawnmsg_encode(buf, sizeof buf, "/bin/x", noargs, NULL,
+	    NULL), 0);
 	memset(big, 'a', sizeof big - 1);
-	CHECK_EQ_INT(spawnmsg_encode(buf, sizeof buf, "/bin/x", argv, envp), 0);
-	CHECK_EQ_INT(spawnmsg_encode(buf, 4, "/bin/x", argv, NULL), 0);
+	CHECK_EQ_INT(spawnmsg_encode(buf, sizeof buf, "/bin/x", argv, envp,
+	    NULL), 0);
+	CHECK_EQ_INT(spawnmsg_encode(buf, 4, "/bin/x", argv, NULL, NULL), 0);
 }
 
 /* Every prefix of a good request, and every one-byte change, is safe. */
@@ -75,7 +109,7 @@ test_cuts_and_changes(void)
 	size_t		 len, cut, i;
 	int		 bad = 0;
 
-	len = spawnmsg_encode(buf, sizeof buf, "/p", argv, envp);
+	len = spawnmsg_encode(buf, sizeof buf, "/p", argv, envp, NULL);
 	CHECK(len < sizeof copy);
 	for (cut = 0; cut < len; cut++) {
 		memcpy(copy, buf, len);
@@ -108,6 +142,7 @@ main(void)
 {
 	test_round_trip();
 	test_inherited_and_empty_env();
+	test_tty();
 	test_refused_encodings();
 	test_cuts_and_changes();
 	return unit_done();

@@ -99,6 +99,40 @@ test_subprotocol(void)
 	free(r);
 }
 
+/* --pty: the session learns whether its client chose wsbridge.pty. */
+static void
+test_pty_subprotocol(void)
+{
+	struct config	 cfg;
+	struct upgrade	 u;
+	char		*r;
+
+	memset(&cfg, 0, sizeof cfg);
+	cfg.protocols[0] = "chat";
+	cfg.protocols[1] = "wsbridge.pty";	/* as config.c adds it */
+	cfg.nprotocols = 2;
+	cfg.pty = true;
+	r = reply_for(&cfg, HEAD("Sec-WebSocket-Protocol: WSBridge.PTY\r\n"),
+	    false, &u);
+	CHECK_CONTAINS(r, "Sec-WebSocket-Protocol: WSBridge.PTY\r\n");
+	CHECK(u.pty_ctl);
+	free(r);
+	r = reply_for(&cfg, HEAD("Sec-WebSocket-Protocol: chat, wsbridge.pty\r\n"),
+	    false, &u);
+	CHECK_CONTAINS(r, "Sec-WebSocket-Protocol: chat\r\n");
+	CHECK(!u.pty_ctl);
+	free(r);
+	r = reply_for(&cfg, HEAD(""), false, &u);
+	CHECK(r != NULL && !u.pty_ctl);
+	free(r);
+	/* Served by --protocol alone, without --pty, it means nothing. */
+	cfg.pty = false;
+	r = reply_for(&cfg, HEAD("Sec-WebSocket-Protocol: wsbridge.pty\r\n"),
+	    false, &u);
+	CHECK(r != NULL && !u.pty_ctl);
+	free(r);
+}
+
 static void
 test_deflate(void)
 {
@@ -175,6 +209,7 @@ main(void)
 {
 	test_plain();
 	test_subprotocol();
+	test_pty_subprotocol();
 	test_deflate();
 	test_headers();
 	test_refused();
