@@ -331,3 +331,34 @@ def test_pty_stdin_not_a_terminal(pty_server, tmp_path):
     # Neither stdin nor stdout is a terminal: the URL is left alone.
     assert opened["path"] == "/p", opened
     assert opened["subprotocol"] == "wsbridge.pty", opened
+
+
+def test_pty_client_against_our_own_server(tmux, wsbridge, tmp_path):
+    """The whole terminal, both ends ours: `wsbridge --pty bash` served,
+    `wsbridge --connect --pty` in a tmux pane."""
+    srv = wsbridge("--pty", "--passenv=PATH,PS1", "/bin/bash", "--norc",
+                   "--noprofile", "-i", env={"PS1": "R$ "})
+    start_client(tmux, srv, tmp_path, "/")
+
+    tmux.line("echo S1 $(stty size) $(tty | cut -c1-9) E1")
+    tmux.wait(r"S1 30 100 /dev/pts/ E1")
+
+    tmux.run("resize-window", "-t", "t", "-x", "120", "-y", "40")
+    tmux.line("trap 'echo WINCH-$((4+4))' WINCH")
+    tmux.run("resize-window", "-t", "t", "-x", "110", "-y", "35")
+    tmux.wait(r"WINCH-8")
+    tmux.line("echo S2 $(stty size) E2")
+    tmux.wait(r"S2 35 110 E2")
+
+    tmux.line("sleep 30; echo SLEPT-$((1+1))")
+    time.sleep(0.5)
+    tmux.keys("C-c")
+    tmux.line("echo ALIVE-$((2+2))")
+    tmux.wait(r"ALIVE-4")
+    assert "SLEPT-2" not in tmux.screen()
+
+    tmux.line("exit 3")
+    tmux.wait(r"RC=3")
+    assert_back_to_cooked(tmux)
+    (acc,) = srv.wait_access(1)
+    assert acc["exit"] == "3" and acc["code"] == "4003", acc["_line"]
