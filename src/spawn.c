@@ -74,6 +74,45 @@ spawn_make_pipes(int fds[SPAWN_PIPE_FDS])
 }
 
 /*
+ * A new pseudo-terminal: our end (the master, non-blocking) in *m, the
+ * terminal side opened by its name (which goes to name) in *s, both
+ * close-on-exec and neither our controlling terminal (O_NOCTTY). The
+ * terminal side is set up while we hold it, before a child has it. On
+ * failure nothing stays open and errno says why.
+ */
+static int
+open_pty(int *m, int *s, char *name, size_t len)
+{
+	int	 error;
+
+	*s = -1;
+	if ((*m = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC)) == -1)
+		return -1;
+	if (grantpt(*m) == 0 && unlockpt(*m) == 0 &&
+	    ptsname_r(*m, name, len) == 0 &&
+	    (*s = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC)) != -1 &&
+	    set_nonblocking(*m) == 0)
+		return 0;
+	error = errno;
+	if (*s >= 0)
+		close(*s);
+	close(*m);
+	*m = *s = -1;
+	errno = error;
+	return -1;
+}
+
+static void
+close_pty(int m, int s)
+{
+	int	 error = errno;
+
+	close(s);
+	close(m);
+	errno = error;
+}
+
+/*
  * --unbuffer: the child's stdout becomes the terminal side of a new
  * pseudo-terminal instead of a pipe, so that C stdio, Python, Perl and the
  * like, finding a terminal, write line by line. Raw mode: no CR before LF,
@@ -88,30 +127,23 @@ spawn_pty_stdout(int fds[SPAWN_PIPE_FDS])
 {
 	struct termios	 t;
 	char		 name[64];
-	int		 m, s, error;
+	int		 m, s;
 
 	spawn_pipe_close(fds + PIPE_OUT_OURS);
-	if ((m = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC)) == -1)
+	if (open_pty(&m, &s, name, sizeof name) == -1)
 		return -1;
-	s = -1;
-	if (grantpt(m) == -1 || unlockpt(m) == -1 ||
-	    ptsname_r(m, name, sizeof name) != 0 ||
-	    (s = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC)) == -1 ||
-	    tcgetattr(s, &t) == -1)
-		goto fail;
+	if (tcgetattr(s, &t) == -1) {
+		close_pty(m, s);
+		return -1;
+	}
 	cfmakeraw(&t);
-	if (tcsetattr(s, TCSANOW, &t) == -1 || set_nonblocking(m) == -1)
-		goto fail;
+	if (tcsetattr(s, TCSANOW, &t) == -1) {
+		close_pty(m, s);
+		return -1;
+	}
 	fds[PIPE_OUT_OURS] = m;
 	fds[PIPE_OUT_CHILD] = s;
 	return 0;
-fail:
-	error = errno;
-	if (s >= 0)
-		close(s);
-	close(m);
-	errno = error;
-	return -1;
 }
 
 /*
@@ -131,32 +163,23 @@ spawn_pty(int fds[SPAWN_PIPE_FDS], unsigned cols, unsigned rows,
     char *name, size_t len)
 {
 	struct winsize	 ws;
-	int		 m, s = -1, dup_m = -1, error;
+	int		 m, s, dup_m;
 
 	spawn_close_pipes(fds);
-	if ((m = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC)) == -1)
+	if (open_pty(&m, &s, name, len) == -1)
 		return -1;
 	memset(&ws, 0, sizeof ws);
 	ws.ws_col = (unsigned short)cols;
 	ws.ws_row = (unsigned short)rows;
-	if (grantpt(m) == -1 || unlockpt(m) == -1 ||
-	    ptsname_r(m, name, len) != 0 ||
-	    ioctl(m, TIOCSWINSZ, &ws) == -1 ||
-	    (s = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC)) == -1 ||
-	    set_nonblocking(m) == -1 ||
-	    (dup_m = fcntl(m, F_DUPFD_CLOEXEC, 0)) == -1)
-		goto fail;
+	if (ioctl(m, TIOCSWINSZ, &ws) == -1 ||
+	    (dup_m = fcntl(m, F_DUPFD_CLOEXEC, 0)) == -1) {
+		close_pty(m, s);
+		return -1;
+	}
 	fds[PIPE_IN_OURS] = dup_m;
 	fds[PIPE_OUT_OURS] = m;
 	fds[PIPE_IN_CHILD] = s;
 	return 0;
-fail:
-	error = errno;
-	if (s >= 0)
-		close(s);
-	close(m);
-	errno = error;
-	return -1;
 }
 
 void
