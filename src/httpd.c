@@ -5,7 +5,8 @@
  * connection: no keep-alive, which keeps the state per connection small.
  * This file owns the connections (struct conn, httpd-conn.h) and the
  * answer plumbing, the error answers, --redirport's redirects, --metrics
- * and the --devconsole page (src/devconsole.html, embedded by the build),
+ * and the --devconsole page (src/devconsole.html, embedded by the build; with
+ * --pty the terminal page and xterm.js, src/embedded.c),
  * and picks the answer (httpd_serve); --staticdir files are httpd-file.c's
  * and --cgidir scripts httpd-cgi.c's.
  */
