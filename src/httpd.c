@@ -5,7 +5,8 @@
  * connection: no keep-alive, which keeps the state per connection small.
  * This file owns the connections (struct conn, httpd-conn.h) and the
  * answer plumbing, the error answers, --redirport's redirects, --metrics
- * and the --devconsole page (src/devconsole.html, embedded by the build),
+ * and the --devconsole page (src/devconsole.html, embedded by the build; with
+ * --pty the terminal page and xterm.js, src/embedded.c),
  * and picks the answer (httpd_serve); --staticdir files are httpd-file.c's
  * and --cgidir scripts httpd-cgi.c's.
  */
@@ -23,6 +24,7 @@
 
 #include "config.h"
 #include "devconsole.h"
+#include "embedded.h"
 #include "http.h"
 #include "httpd.h"
 #include "httpd-cgi.h"
@@ -279,6 +281,71 @@ serve_metrics(struct conn *c, bool head_only)
 }
 
 
+/*
+ * --devconsole --pty: the terminal page on every path but those under
+ * /.wsbridge/, where the page finds the xterm.js files (see
+ * third_party/xterm/README.md). All of them are in the binary; each has an
+ * ETag from its bytes, so a browser asks again each time (no-cache) and
+ * gets a 304 while the binary is the same.
+ */
+#define ASSET_DIR	"/.wsbridge/"
+
+static const struct asset {
+	const char		*path;
+	const char		*type;
+	const unsigned char	*body;
+	const size_t		*len;
+	const char		*etag;
+} assets[] = {
+	{ ASSET_DIR "xterm.js", "text/javascript; charset=utf-8",
+	    xterm_js, &xterm_js_len, xterm_js_etag },
+	{ ASSET_DIR "xterm.css", "text/css; charset=utf-8",
+	    xterm_css, &xterm_css_len, xterm_css_etag },
+	{ ASSET_DIR "addon-fit.js", "text/javascript; charset=utf-8",
+	    addon_fit_js, &addon_fit_js_len, addon_fit_js_etag },
+};
+static const struct asset terminal_page = {
+	NULL, "text/html; charset=utf-8", devconsole_pty_html,
+	&devconsole_pty_html_len, devconsole_pty_html_etag
+};
+
+static void
+serve_terminal(struct conn *c, const struct http_request *req,
+    bool head_only)
+{
+	const struct asset	*a = &terminal_page;
+	const char		*inm = http_header(req, "If-None-Match");
+	size_t			 plen = http_path_length(req->target), i;
+	char			 extra[128];
+
+	if (plen >= strlen(ASSET_DIR) &&
+	    strncmp(req->target, ASSET_DIR, strlen(ASSET_DIR)) == 0) {
+		for (a = NULL, i = 0; i < sizeof assets / sizeof assets[0];
+		    i++) {
+			if (strlen(assets[i].path) == plen &&
+			    strncmp(req->target, assets[i].path, plen) == 0)
+				a = &assets[i];
+		}
+		if (a == NULL) {
+			respond_text(c, 404, NULL, "404 Not Found\n",
+			    head_only);
+			return;
+		}
+	}
+	snprintf(extra, sizeof extra, "Cache-Control: no-cache\r\n"
+	    "ETag: %s\r\n", a->etag);
+	if (inm != NULL && strcmp(inm, a->etag) == 0) {
+		start_response(c, 304, NULL);
+		evbuffer_add_printf(bufferevent_get_output(c->bev), "%s\r\n",
+		    extra);
+		finish(c);
+		return;
+	}
+	respond(c, 200, a->type, extra, (const char *)a->body, *a->len,
+	    head_only);
+}
+
+
 void
 httpd_serve(struct server *srv, int fd, size_t headlen,
     const struct http_request *req, const struct client_facts *cf)
@@ -300,7 +367,11 @@ httpd_serve(struct server *srv, int fd, size_t headlen,
 			httpd_error(srv, fd, headlen, 405, NULL);
 			return;
 		}
-		if ((c = conn_new(srv, fd, headlen)) != NULL)
+		if ((c = conn_new(srv, fd, headlen)) == NULL)
+			return;
+		if (cfg->pty)
+			serve_terminal(c, req, head_only);
+		else
 			respond(c, 200, "text/html; charset=utf-8", NULL,
 			    devconsole_html, devconsole_html_len,
 			    head_only);

@@ -135,10 +135,13 @@ def test_package_contents(built):
             "/usr/share/bash-completion/completions/wsbridge",
             *(f"/lib/systemd/system/{u}" for u in UNITS),
             *(f"/usr/share/doc/wsbridge/examples/{f.name}"
-              for f in (REPO / "examples").iterdir())]
+              for f in (REPO / "examples").iterdir()),
+            "/usr/share/doc/wsbridge/xterm/README.md"]
     missing = [p for p in want if p not in files]
     assert not missing, f"not in {deb.name}: {missing}"
     assert files["/usr/bin/wsbridge"][0] == 0o755
+    # xterm.js's license is in debian/copyright, not a file of its own.
+    assert not [p for p in files if "/xterm/LICENSE" in p], sorted(files)
     for unit in UNITS:
         text = files[f"/lib/systemd/system/{unit}"][1]
         assert "/usr/local/" not in text, f"{unit} names /usr/local"
