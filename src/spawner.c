@@ -345,24 +345,41 @@ spawner_gone(struct spawner *sp, const char *why)
 		return;
 	log_error("the spawner (pid %ld) %s: the server spawns its children "
 	    "itself from now on", (long)sp->pid, why);
-	event_free(sp->ev);
+	/* Not watched yet when it fails to start (spawner_start). */
+	if (sp->ev != NULL)
+		event_free(sp->ev);
 	sp->ev = NULL;
 	close(sp->fd);
 	sp->fd = -1;
 }
 
-/* Its first message says it is set up (named, its fds closed). */
+/*
+ * Its first message says it is set up (named, its fds closed). A signal
+ * may come meanwhile (a stop right after start): the wait goes on, and
+ * the loop handles the signal later.
+ */
 static bool
 spawner_ready(struct spawner *sp)
 {
 	struct pollfd	 pfd;
 	struct spawnmsg	 m;
+	uint64_t	 until = mono_ms() + READY_MS, now;
+	ssize_t		 n;
+	int		 r;
 
 	pfd.fd = sp->fd;
 	pfd.events = POLLIN;
-	return poll(&pfd, 1, READY_MS) == 1 &&
-	    recv(sp->fd, &m, sizeof m, 0) == (ssize_t)sizeof m &&
-	    m.type == SPAWNMSG_DONE && m.pid == sp->pid;
+	do {
+		now = mono_ms();
+		r = now >= until ? 0 : poll(&pfd, 1, (int)(until - now));
+	} while (r == -1 && errno == EINTR);
+	if (r != 1)
+		return false;
+	do
+		n = recv(sp->fd, &m, sizeof m, 0);
+	while (n == -1 && errno == EINTR);
+	return n == (ssize_t)sizeof m && m.type == SPAWNMSG_DONE &&
+	    m.pid == sp->pid;
 }
 
 /*

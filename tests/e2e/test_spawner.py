@@ -119,3 +119,60 @@ def test_spawner_goes_with_a_killed_server(wsbridge):
     assert wait_until(lambda: proc_status(spawner) is None or
                       proc_status(spawner).get("State", "")[:1] == "Z", 10)
     ws.close()
+
+
+def test_signals_while_the_spawner_starts(tmp_path):
+    """Signals while the server waits for the spawner's first word (here
+    SIGCHLD, harmless, sent in a stream from before the server starts):
+    the wait goes on through them, the spawner is used, and a stop is a
+    clean exit 0. (The wait once gave up on EINTR, and the give-up path
+    freed an event that did not exist yet: a crash.)"""
+    import select
+    import subprocess
+    import threading
+    import time
+    from conftest import WSBRIDGE
+    for attempt in range(5):
+        proc = subprocess.Popen(
+            [WSBRIDGE, "--port=0", "--address=127.0.0.1", "/bin/cat"],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE)
+        done = threading.Event()
+
+        def storm():
+            for _ in range(200000):
+                if done.is_set():
+                    return
+                try:
+                    os.kill(proc.pid, signal.SIGCHLD)
+                except ProcessLookupError:
+                    return
+                time.sleep(0.0001)
+        t = threading.Thread(target=storm, daemon=True)
+        t.start()
+        try:
+            log = b""
+            deadline = time.monotonic() + 10
+            while b"listening on" not in log and time.monotonic() < deadline:
+                ready, _, _ = select.select([proc.stderr], [], [], 1)
+                if ready:
+                    chunk = os.read(proc.stderr.fileno(), 4096)
+                    if not chunk:
+                        break
+                    log += chunk
+            time.sleep(0.3)
+            done.set()
+            t.join(timeout=10)
+            assert proc.poll() is None, (attempt, proc.returncode, log)
+            os.kill(proc.pid, signal.SIGTERM)
+            rc = proc.wait(timeout=10)
+            log += proc.stderr.read()
+            text = log.decode(errors="replace")
+            assert rc == 0, (attempt, rc, text)
+            assert "no spawner" not in text, text
+        finally:
+            done.set()
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(timeout=10)
+            proc.stderr.close()
