@@ -3,8 +3,8 @@
  * and its kill schedule. Its stdin and stdout belong to the network thread
  * (net.c writes the one and reads the other), so data goes between socket
  * and pipe without a hop between the threads; that thread reports stdout's
- * EOF in s->stdout_eof, and closes stdin when main asks (stdin_close_req),
- * reporting it in s->stdin_closed. A child object
+ * EOF (OUTPUT_DRAINING), and closes stdin when main asks (ASK_CLOSE_STDIN),
+ * reporting it (INPUT_CLOSED). A child object
  * outlives its session when the process group lingers, so that nothing it
  * started escapes the schedule.
  *
@@ -255,7 +255,7 @@ child_close_stdin(struct child *c, bool schedule)
 		return;
 	c->stdin_asked = true;
 	session_lock(s);
-	s->stdin_close_req = true;
+	session_ask(s, ASK_CLOSE_STDIN);
 	session_unlock(s);
 	session_wake_net(s);
 }
@@ -296,10 +296,10 @@ on_kill_timer(evutil_socket_t fd, short what, void *arg)
 	if (c->stage == KILL_NONE && !c->term_on_close) {
 		if (s != NULL && c->stdout_eof && !c->reaped) {
 			session_lock(s);
-			if (!s->client_gone)
+			if (!session_is_gone(s))
 				session_set_close(s, CLOSED_CHILD, 1000,
 				    "stdout closed");
-			s->output_done = true;
+			output_done(s);
 			session_unlock(s);
 			session_wake_net(s);
 		}
@@ -364,7 +364,7 @@ on_output_wait(evutil_socket_t fd, short what, void *arg)
 	log_debug("session=%llu stdout still open after the command exited: "
 	    "closing it", (unsigned long long)c->session_id);
 	session_lock(s);
-	s->stdout_abandon = true;
+	session_ask(s, ASK_DROP_STDOUT);
 	session_unlock(s);
 	session_wake_net(s);
 }
@@ -442,15 +442,14 @@ child_end_session(struct child *c)
 	child_close_stdin(c, true);
 	status_close_reason(c->wstatus, reason, sizeof reason);
 	session_lock(s);
-	s->exited = c->reaped;
-	s->wstatus = c->wstatus;
+	s->wstatus = c->reaped ? c->wstatus : WSTATUS_NONE;
 	/* A stopping server's 1001 wins over an exit its EOF provoked. */
-	if (!s->client_gone && !s->shutdown && c->reaped)
+	if (!session_is_gone(s) && !session_asked(s, ASK_STOP) && c->reaped)
 		session_set_close(s, CLOSED_CHILD,
 		    status_close_code(c->wstatus), reason);
-	s->output_done = true;
+	output_done(s);
 	s->child = NULL;
-	s->main_done = true;
+	main_done(s);
 	session_unlock(s);
 	session_wake_net(s);
 	c->s = NULL;
@@ -610,8 +609,8 @@ spawn_failed(struct server *srv, struct session *s, const char *why)
 	    (unsigned long long)s->id, why);
 	session_lock(s);
 	session_set_close(s, CLOSED_CHILD, 1011, "cannot run command");
-	s->output_done = true;
-	s->main_done = true;
+	output_done(s);
+	main_done(s);
 	session_unlock(s);
 	session_wake_net(s);
 	session_unref(s);
@@ -690,7 +689,7 @@ child_spawn(struct server *srv, struct session *s)
 	c->holds_fork = s->holds_fork;	/* the child holds the slot now */
 	s->holds_fork = false;
 	session_lock(s);
-	s->spawned = true;
+	main_running(s);
 	s->pid = pid;
 	s->child = c;
 	s->stdin_fd = p[PIPE_IN_OURS];	/* the network thread writes it */
@@ -713,10 +712,12 @@ service_unspawned(struct server *srv, struct session *s)
 	bool	 spawn, give_up;
 
 	session_lock(s);
-	spawn = s->established && !s->shutdown && !srv->stopping;
-	give_up = !spawn && (s->client_gone || s->shutdown || srv->stopping);
+	spawn = session_is_upgraded(s) && !session_asked(s, ASK_STOP) &&
+	    !srv->stopping;
+	give_up = !spawn && (session_is_gone(s) || session_asked(s, ASK_STOP) ||
+	    srv->stopping);
 	if (give_up)
-		s->main_done = true;
+		main_done(s);
 	session_unlock(s);
 	if (spawn)
 		child_spawn(srv, s);
@@ -736,20 +737,20 @@ child_service(struct server *srv, struct session *s)
 	struct child	*c = s->child;
 	bool		 gone, eof, abnormal, has_input, stdout_eof, stdin_closed;
 
-	if (s->main_done)
+	if (s->main_state == MAIN_DONE)
 		return;
 	if (c == NULL) {
 		service_unspawned(srv, s);
 		return;
 	}
 	session_lock(s);
-	gone = s->client_gone;
-	eof = gone || s->client_eof;
+	gone = session_is_gone(s);
+	eof = input_ended(s);
 	abnormal = gone && (s->closed_by == CLOSED_NETWORK ||
 	    s->closed_by == CLOSED_PROTOCOL);
 	has_input = s->from_peer_ready > 0;
-	stdout_eof = s->stdout_eof;
-	stdin_closed = s->stdin_closed;
+	stdout_eof = s->output == OUTPUT_DRAINING || s->output == OUTPUT_DONE;
+	stdin_closed = s->input == INPUT_CLOSED;
 	session_unlock(s);
 	if (abnormal && !c->hup_sent) {
 		c->hup_sent = true;

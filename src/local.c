@@ -97,12 +97,12 @@ on_stdin(evutil_socket_t fd, short what, void *arg)
 	if (l->eof) {
 		/* All of it is queued: the close (or half-close) follows it. */
 		session_set_close(s, CLOSED_CHILD, 1000, "end of input");
-		s->output_done = true;
+		output_done(s);
 		log_debug("session=%llu end of input, %zu bytes to send",
 		    (unsigned long long)s->id, evbuffer_get_length(s->to_peer));
 		wake = true;
-	} else if (session_output_full(s))
-		l->paused = s->local_paused = true;
+	} else if (session_output_full(s) && output_pause(s))
+		l->paused = true;
 	if (evbuffer_get_length(s->to_peer) == 0 && !l->eof)
 		wake = false;
 	session_unlock(s);
@@ -133,7 +133,8 @@ local_send_size(struct server *srv, struct session *s)
 		return;
 	session_lock(s);
 	/* After our EOF the server is told nothing more. */
-	if (!s->output_done && !s->shutdown && !s->client_gone) {
+	if (s->output != OUTPUT_DONE && !session_asked(s, ASK_STOP) &&
+	    !session_is_gone(s)) {
 		wake = evbuffer_get_length(s->to_peer) == 0;
 		session_queue_record(s, RECORD_TEXT, msg, strlen(msg));
 		srv->tty_cols = cols;
@@ -200,6 +201,7 @@ local_start(struct server *srv, struct session *s)
 		return -1;
 	}
 	srv->local = l;
+	main_running(s);
 	if (srv->cfg->pty)
 		local_start_pty(srv, s);
 	local_resume(l);
@@ -220,7 +222,8 @@ local_write(struct local *l, struct session *s)
 		    sizeof l->out;
 		evbuffer_remove(s->from_peer, l->out, n);
 		s->from_peer_ready -= n;
-		wake_net = s->rx_paused && session_input_has_room(s);
+		wake_net = s->input == INPUT_PAUSED &&
+		    session_input_has_room(s);
 		session_unlock(s);
 		if (wake_net)
 			session_wake_net(s);
@@ -249,7 +252,7 @@ local_finish(struct server *srv, struct session *s)
 	}
 	/* Before the unref: the session's end may print why, cooked. */
 	localtty_restore();
-	s->main_done = true;
+	main_done(s);
 	session_unref(s);
 }
 
@@ -257,23 +260,21 @@ void
 local_service(struct server *srv, struct session *s)
 {
 	struct local	*l = local_get(srv);
-	bool		 established, gone, resume;
+	bool		 upgraded, gone, resume;
 
-	if (s->main_done)
+	if (s->main_state == MAIN_DONE)
 		return;
 	session_lock(s);
-	established = s->established;
-	gone = s->client_gone;
-	resume = s->local_paused && session_output_has_room(s);
-	if (resume)
-		s->local_paused = false;
+	upgraded = session_is_upgraded(s);
+	gone = session_is_gone(s);
+	resume = session_output_has_room(s) && output_resume(s);
 	session_unlock(s);
 	/*
 	 * Started even when the session is over already (a fast remote sent
 	 * its output and closed before we first got here): that output is
 	 * still written to stdout below, before the session is finished.
 	 */
-	if (l == NULL && established && local_start(srv, s) != 0) {
+	if (l == NULL && upgraded && local_start(srv, s) != 0) {
 		log_error("cannot watch stdin");
 		gone = true;
 	}
@@ -296,8 +297,8 @@ local_service(struct server *srv, struct session *s)
 		 * never see our close frame.
 		 */
 		session_lock(s);
-		s->shutdown = true;
-		s->stdin_closed = true;
+		session_ask(s, ASK_STOP);
+		input_close(s);
 		evbuffer_drain(s->from_peer, evbuffer_get_length(s->from_peer));
 		s->from_peer_ready = 0;
 		session_unlock(s);

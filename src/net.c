@@ -98,7 +98,7 @@ net_adopt_failed(struct session *s)
 	log_error("session=%llu cannot watch the connection: out of memory",
 	    (unsigned long long)s->id);
 	session_lock(s);
-	s->client_gone = true;
+	session_gone(s);
 	session_unlock(s);
 	session_wake_main(s);
 	session_unref(s);
@@ -108,10 +108,10 @@ net_adopt_failed(struct session *s)
 void
 net_resume_rx(struct net *n, struct session *s)
 {
-	if (!net_linked(s))
+	if (!net_linked(s) || s->rx_state != RX_HELD)
 		return;
 	if (n->srv->cfg->connect_url != NULL) {
-		s->rx_held = false;
+		rx_release(s);
 		net_read_socket(s, true);
 	} else
 		net_release_rx(n, s);
@@ -135,8 +135,8 @@ net_service(struct net *n, struct session *s)
 	s->stdout_fd = -1;
 	in_fd = s->stdin_fd;
 	s->stdin_fd = -1;
-	close_in = s->stdin_close_req;
-	give_up = s->stdout_abandon;
+	close_in = session_asked(s, ASK_CLOSE_STDIN);
+	give_up = session_asked(s, ASK_DROP_STDOUT);
 	session_unlock(s);
 	if (out_fd >= 0)
 		net_adopt_stdout(n, s, out_fd);
@@ -154,7 +154,7 @@ net_service(struct net *n, struct session *s)
 	 * the terminal holds has been read (it still goes to a client that is
 	 * there). Main asks for it when the client leaves, cleanly or not, at
 	 * the stop and in the kill schedule, never for a half-close; it hears
-	 * stdin_closed and stdout_eof as for pipes.
+	 * INPUT_CLOSED and OUTPUT_DRAINING as for pipes.
 	 */
 	if (close_in && n->srv->cfg->pty && s->out_fd >= 0)
 		net_close_stdout(n, s, true);
@@ -164,14 +164,15 @@ net_service(struct net *n, struct session *s)
 	if (!net_linked(s))
 		return;
 	session_lock(s);
-	abandon = s->shutdown && !s->established;
-	stopping = s->shutdown;
-	writable = s->established && (s->shutdown || s->output_done ||
-	    evbuffer_get_length(s->to_peer) > 0);
-	if (s->rx_paused && (s->stdin_closed || session_input_has_room(s))) {
-		s->rx_paused = false;
+	stopping = session_asked(s, ASK_STOP);
+	abandon = stopping && !session_is_upgraded(s);
+	writable = session_is_upgraded(s) && (stopping ||
+	    s->output == OUTPUT_DONE || evbuffer_get_length(s->to_peer) > 0);
+	/* Room again, or stdin closed under a held socket (client: EPIPE). */
+	if (session_input_has_room(s) && input_resume(s))
 		resume = true;
-	}
+	else if (s->input == INPUT_CLOSED)
+		resume = true;
 	session_unlock(s);
 	if (abandon) {
 		/* Still in its handshake: drop it, nothing was promised. */
@@ -180,12 +181,12 @@ net_service(struct net *n, struct session *s)
 	}
 	if (resume)
 		net_resume_rx(n, s);
-	if (stopping && !s->close_sent && !s->stop_seen) {
+	if (stopping && s->close == CLOSE_NONE) {
 		/*
 		 * A client that reads nothing leaves no room for our 1001:
 		 * the stop must not wait on it longer than on an answer.
 		 */
-		s->stop_seen = true;
+		close_stopping(s);
 		net_deadline(n, s, 2 * CLOSE_ACK_STOP_SECS);
 	}
 	if (writable)

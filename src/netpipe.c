@@ -45,7 +45,7 @@ static void
 net_stdout_ended(struct session *s)
 {
 	session_lock(s);
-	s->stdout_eof = true;
+	output_stdout_ended(s);
 	session_unlock(s);
 	session_wake_main(s);
 }
@@ -108,15 +108,14 @@ net_resume_stdout(struct net *n, struct session *s)
 {
 	bool	 resume;
 
-	if (!s->out_paused || s->out_fd < 0)
+	if (s->out_fd < 0)
 		return;
 	session_lock(s);
-	resume = s->client_gone || session_output_has_room(s);
+	resume = (session_is_gone(s) || session_output_has_room(s)) &&
+	    output_resume(s);
 	session_unlock(s);
-	if (resume) {
-		s->out_paused = false;
+	if (resume)
 		watch_stdout(n, s, true);
-	}
 }
 
 /*
@@ -164,17 +163,15 @@ queue:
 		s->out_linelen += r > 0 ? (size_t)r : 0;
 		session_queue_lines(s, cfg->passstderr ? "stdout" : NULL,
 		    s->out_line, &s->out_linelen, cfg->max_message, eof);
-	} else if (r > 0 && !s->client_gone)
+	} else if (r > 0 && !session_is_gone(s))
 		session_queue_record(s, RECORD_BINARY, data, (size_t)r);
 	queued = evbuffer_get_length(s->to_peer);
 	metrics_queue_level(&n->srv->metrics.to_client_hwm, queued);
-	pause = !eof && !closing && !s->client_gone && !s->out_paused &&
-	    session_output_full(s);
+	pause = !eof && !closing && !session_is_gone(s) &&
+	    session_output_full(s) && output_pause(s);
 	session_unlock(s);
-	if (pause) {
-		s->out_paused = true;
+	if (pause)
 		watch_stdout(n, s, false);	/* the child blocks */
-	}
 	/* At the stop every connection closes: nothing is sent any more. */
 	if (queued > 0 && net_linked(s) && !atomic_load(&n->stop))
 		net_send_now(n, s);
@@ -264,7 +261,6 @@ net_pty_resize(struct session *s, const struct ptysize *size)
 	int		 fd = s->in_fd >= 0 ? s->in_fd : s->out_fd;
 
 	if (fd < 0) {
-		s->winsz_due = true;
 		s->winsz_cols = (unsigned short)size->cols;
 		s->winsz_rows = (unsigned short)size->rows;
 		return;
@@ -319,8 +315,10 @@ net_take_control(struct session *s, const void *in, size_t len, bool final,
 /*
  * A piece of a client message: queue it for stdin once it is whole.
  * Returns 0, or a close code for a message we refuse (*why says why).
- * While rx_drain is set the peer has gone and what it sent is read to
- * the end, so nothing pauses.
+ * While RX_DRAINING the peer has gone and what it sent is read to the
+ * end, so nothing pauses. After the peer's EOF (a half-close) nothing is
+ * queued any more, as after stdin closed: a client that says it is done
+ * and sends on cannot grow the queue.
  */
 uint16_t
 net_take_input(struct net *n, struct session *s, const void *in, size_t len,
@@ -330,30 +328,30 @@ net_take_input(struct net *n, struct session *s, const void *in, size_t len,
 	bool			 bad_utf8, flush = false, pause = false;
 
 	session_lock(s);
-	if (!s->in_active) {
-		s->in_active = true;
-		s->in_text = text;
+	if (s->in_message == IN_MESSAGE_NONE) {
+		s->in_message = text ? IN_MESSAGE_TEXT : IN_MESSAGE_BINARY;
 		s->in_bytes = 0;
 		utf8_check_init(&s->in_utf8);
 	}
+	text = s->in_message == IN_MESSAGE_TEXT;
 	s->in_bytes += len;
-	bad_utf8 = s->in_text && (!utf8_check_feed(&s->in_utf8, in, len) ||
+	bad_utf8 = text && (!utf8_check_feed(&s->in_utf8, in, len) ||
 	    (final && !utf8_check_done(&s->in_utf8)));
 	if (s->in_bytes > cfg->max_message || bad_utf8) {
 		session_unlock(s);
 		*why = bad_utf8 ? "invalid UTF-8 in text" : "message too big";
 		return bad_utf8 ? 1007 : 1009;
 	}
-	if (s->pty_ctl && s->in_text) {
+	if (s->pty_ctl && text) {
 		if (final) {
-			s->in_active = false;
+			s->in_message = IN_MESSAGE_NONE;
 			s->msgs_in++;
 			s->bytes_in += s->in_bytes;
 		}
 		session_unlock(s);
 		return net_take_control(s, in, len, final, why);
 	}
-	if (!s->stdin_closed) {
+	if (!input_ended(s)) {
 		evbuffer_add(s->from_peer, in, len);
 		if (final && !cfg->binary)
 			evbuffer_add(s->from_peer, "\n", 1);
@@ -366,13 +364,13 @@ net_take_input(struct net *n, struct session *s, const void *in, size_t len,
 		    s->from_peer_ready >= BINARY_BATCH))
 			s->from_peer_ready = evbuffer_get_length(s->from_peer);
 		flush = s->from_peer_ready > 0;
-		if (session_input_full(s) && !s->rx_paused && !s->rx_drain)
-			pause = s->rx_paused = true;
+		pause = session_input_full(s) && s->rx_state != RX_DRAINING &&
+		    input_pause(s);
 		metrics_queue_level(&n->srv->metrics.to_child_hwm,
 		    evbuffer_get_length(s->from_peer));
 	}
 	if (final) {
-		s->in_active = false;
+		s->in_message = IN_MESSAGE_NONE;
 		s->msgs_in++;
 		s->bytes_in += s->in_bytes;
 	}
@@ -389,7 +387,7 @@ net_take_input(struct net *n, struct session *s, const void *in, size_t len,
 
 /*
  * The child's stdin is this thread's alone, like its stdout: main hands
- * the pipe over at the spawn and asks for EOF (stdin_close_req); only this
+ * the pipe over at the spawn and asks for EOF (ASK_CLOSE_STDIN); only this
  * thread writes it or closes it. It sits in the stdout set with no events
  * asked for until a write finds the pipe full, then with EPOLLOUT until
  * it takes the rest. EPOLLERR (the child closed its end) comes anyway.
@@ -397,11 +395,13 @@ net_take_input(struct net *n, struct session *s, const void *in, size_t len,
 static void
 watch_stdin(struct net *n, struct session *s, bool writable)
 {
-	if (s->in_blocked == writable)
+	uint32_t	 want = writable ? EPOLLOUT : 0;
+
+	if (s->in_events == want)
 		return;
-	if (net_outpoll_ctl(n, s, EPOLL_CTL_MOD, s->in_fd,
-	    writable ? EPOLLOUT : 0, &s->in_watch) == 0)
-		s->in_blocked = writable;
+	if (net_outpoll_ctl(n, s, EPOLL_CTL_MOD, s->in_fd, want,
+	    &s->in_watch) == 0)
+		s->in_events = want;
 }
 
 /*
@@ -417,14 +417,12 @@ net_close_stdin(struct net *n, struct session *s)
 	(void)net_outpoll_ctl(n, s, EPOLL_CTL_DEL, s->in_fd, 0, &s->in_watch);
 	close(s->in_fd);
 	s->in_fd = -1;
-	s->in_blocked = false;
+	s->in_events = 0;
 	TAILQ_REMOVE(&n->writers, s, in_entry);
 	session_lock(s);
-	s->stdin_closed = true;
+	resume = input_close(s);
 	evbuffer_drain(s->from_peer, evbuffer_get_length(s->from_peer));
 	s->from_peer_ready = 0;
-	resume = s->rx_paused;
-	s->rx_paused = false;
 	session_unlock(s);
 	if (resume)
 		net_resume_rx(n, s);
@@ -449,11 +447,8 @@ net_write_stdin(struct net *n, struct session *s)
 	error = errno;
 	broken = r == -1;
 	blocked = !broken && s->from_peer_ready > 0;
-	resume = s->rx_paused && session_input_has_room(s);
-	if (resume)
-		s->rx_paused = false;
-	wake_main = r > 0 && s->from_peer_ready == 0 &&
-	    (s->client_eof || s->client_gone);
+	resume = session_input_has_room(s) && input_resume(s);
+	wake_main = r > 0 && s->from_peer_ready == 0 && input_ended(s);
 	session_unlock(s);
 	if (broken) {
 		log_debug("session=%llu write stdin: %s",
@@ -485,7 +480,7 @@ net_adopt_stdin(struct net *n, struct session *s, int fd)
 	if (net_outpoll_ctl(n, s, EPOLL_CTL_ADD, fd, 0, &s->in_watch) == -1) {
 		close(fd);
 		session_lock(s);
-		s->stdin_closed = true;
+		input_close(s);
 		session_unlock(s);
 		session_wake_main(s);
 		return;
@@ -493,10 +488,10 @@ net_adopt_stdin(struct net *n, struct session *s, int fd)
 	session_ref(s);
 	s->in_fd = fd;
 	TAILQ_INSERT_TAIL(&n->writers, s, in_entry);
-	if (s->winsz_due) {
+	if (s->winsz_cols != 0) {
 		struct ptysize	 size = { s->winsz_cols, s->winsz_rows };
 
-		s->winsz_due = false;
+		s->winsz_cols = 0;
 		net_pty_resize(s, &size);
 	}
 	net_write_stdin(n, s);

@@ -45,7 +45,7 @@ static int	 deflate_record(struct net *, struct session *);
 void
 net_send_now(struct net *n, struct session *s)
 {
-	if (!n->batch || s->closing || s->close_sent || s->close_due ||
+	if (!n->batch || close_begun(s) ||
 	    peer_unsent(s->peer)) {
 		net_want_write(s);
 		return;
@@ -103,14 +103,14 @@ net_next_record(struct session *s)
 	uint32_t	 reclen;
 	int		 opcode;
 
-	if (s->out_active || evbuffer_get_length(s->to_peer) < RECORD_HDR)
-		return s->out_active;
+	if (s->out_record != OUT_RECORD_NONE ||
+	    evbuffer_get_length(s->to_peer) < RECORD_HDR)
+		return s->out_record != OUT_RECORD_NONE;
 	evbuffer_remove(s->to_peer, hdr, sizeof hdr);
 	framing_get_record(hdr, &opcode, &reclen);
 	s->out_opcode = opcode;
 	s->out_left = reclen;
-	s->out_first = true;
-	s->out_active = true;
+	s->out_record = OUT_RECORD_START;
 	return true;
 }
 
@@ -181,14 +181,16 @@ deflate_record(struct net *n, struct session *s)
  */
 static size_t
 fill_frames(struct net *n, struct session *s, unsigned char *buf,
-    size_t room, bool *more, bool *wake_main)
+    size_t room, bool *more)
 {
 	struct evbuffer	*from;
 	size_t		 used = 0, len, avail, hl;
+	bool		 first;
 
 	session_lock(s);
 	while (used + FRAME_HDR_MAX < room && net_next_record(s)) {
-		if (s->deflate && s->out_first && !s->out_rsv1 &&
+		first = s->out_record == OUT_RECORD_START;
+		if (s->deflate && first && !s->out_rsv1 &&
 		    deflate_record(n, s) != 0) {
 			/* Out of memory: the record goes out as it is. */
 			log_error("session=%llu cannot compress a message",
@@ -199,26 +201,24 @@ fill_frames(struct net *n, struct session *s, unsigned char *buf,
 		if (len < s->out_left && len < FRAME_MIN && used > 0)
 			break;
 		hl = framing_frame_header(buf + used,
-		    s->out_first ? s->out_opcode : 0, len == s->out_left, len);
-		if (s->out_first && s->out_rsv1)
+		    first ? s->out_opcode : 0, len == s->out_left, len);
+		if (first && s->out_rsv1)
 			buf[used] |= 0x40;	/* RSV1: compressed */
 		used += hl;
 		from = s->out_rsv1 ? s->out_z : s->to_peer;
 		evbuffer_remove(from, buf + used, len);
 		used += len;
 		s->out_left -= (uint32_t)len;
-		s->out_first = false;
-		s->out_active = s->out_left > 0;
-		if (!s->out_active && s->out_rsv1) {
+		s->out_record = s->out_left > 0 ? OUT_RECORD_REST :
+		    OUT_RECORD_NONE;
+		if (s->out_record == OUT_RECORD_NONE && s->out_rsv1) {
 			/* What is left is the 00 00 ff ff we do not send. */
 			evbuffer_drain(s->out_z, evbuffer_get_length(s->out_z));
 			s->out_rsv1 = false;
 		}
 	}
-	*more = s->out_active || evbuffer_get_length(s->to_peer) > 0 ||
-	    s->output_done;
-	*wake_main = used > 0 && s->local_paused &&
-	    session_output_has_room(s);
+	*more = s->out_record != OUT_RECORD_NONE ||
+	    evbuffer_get_length(s->to_peer) > 0 || s->output == OUTPUT_DONE;
 	session_unlock(s);
 	return used;
 }
@@ -236,13 +236,13 @@ net_write_batch(struct net *n, struct session *s, bool in_callback)
 {
 	unsigned char	*buf = n->sendbuf + LWS_PRE;
 	size_t		 used, room;
-	bool		 more, wake_main, stop;
+	bool		 more, stop;
 	int		 i;
 
-	if (s->close_sent)
+	if (close_is_out(s))
 		return 1;
 	session_lock(s);
-	stop = s->shutdown;
+	stop = session_asked(s, ASK_STOP);
 	session_unlock(s);
 	if (stop)
 		return 1;
@@ -253,10 +253,7 @@ net_write_batch(struct net *n, struct session *s, bool in_callback)
 				break;
 			room = FRAME_MIN;
 		}
-		used = fill_frames(n, s, buf, room + FRAME_HEADER, &more,
-		    &wake_main);
-		if (wake_main)
-			session_wake_main(s);
+		used = fill_frames(n, s, buf, room + FRAME_HEADER, &more);
 		if (used == 0)
 			return 1;	/* drained: a close may be due */
 		if (peer_send(s->peer, buf, used) != 0)

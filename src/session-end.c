@@ -33,12 +33,12 @@ session_log_end(struct session *s)
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	ms = (long long)(now.tv_sec - s->started.tv_sec) * 1000 +
 	    (now.tv_nsec - s->started.tv_nsec) / 1000000;
-	if (!s->established) {
+	if (!session_is_upgraded(s)) {
 		log_info("session=%llu remote=%s path=%s handshake failed",
 		    (unsigned long long)s->id, s->remote, s->target);
 		return;
 	}
-	if (s->exited)
+	if (s->wstatus != WSTATUS_NONE)
 		status_log_field(s->wstatus, result, sizeof result);
 	else
 		strcpy(result, "exit=-");
@@ -56,9 +56,9 @@ void
 session_count_end(struct session *s)
 {
 	struct metrics_session	 m = {
-		.established = s->established,
-		.spawned = s->spawned,
-		.exited = s->exited,
+		.established = session_is_upgraded(s),
+		.spawned = s->pid > 0,
+		.exited = s->wstatus != WSTATUS_NONE,
 		.wstatus = s->wstatus,
 		.closed_by = (int)s->closed_by,
 		.close_code = s->close_code,

@@ -114,7 +114,7 @@ hub_broadcast_shutdown(struct hub *hub)
 	}
 	for (i = 0; i < n; i++) {
 		session_lock(all[i]);
-		all[i]->shutdown = true;
+		session_ask(all[i], ASK_STOP);
 		session_unlock(all[i]);
 		session_wake_net(all[i]);
 		session_unref(all[i]);
@@ -139,6 +139,7 @@ session_create(struct server *srv)
 	s->stdout_fd = -1;
 	s->out_fd = -1;
 	s->in_fd = -1;
+	s->wstatus = WSTATUS_NONE;
 	s->out_watch.s = s->in_watch.s = s->hup_watch.s = s;
 	s->out_watch.kind = WATCH_STDOUT;
 	s->in_watch.kind = WATCH_STDIN;
@@ -320,13 +321,13 @@ session_set_close(struct session *s, enum closed_by by, uint16_t code,
  * never is) the session ends with whatever comes next: the remote's close,
  * a drop, or a signal. Whether the half-close pong went out already does
  * not matter: the remote's close can overtake it. Only the network thread
- * calls this, the one that sets close_sent.
+ * calls this, the one whose close goes out (close_frame_out).
  */
 void
 session_set_final_close(struct session *s, enum closed_by by, uint16_t code,
     const char *reason)
 {
-	if (s->srv->cfg->connect_url != NULL && !s->close_sent &&
+	if (s->srv->cfg->connect_url != NULL && !close_is_out(s) &&
 	    s->closed_by == CLOSED_CHILD)
 		s->closed_by = CLOSED_NOT_YET;
 	session_set_close(s, by, code, reason);
@@ -439,7 +440,7 @@ session_queue_lines(struct session *s, const char *json_stream, char *buf,
 
 	while (framing_next_line(buf + off, *len - off, max, eof, &msglen,
 	    &used)) {
-		if (!s->client_gone)
+		if (!session_is_gone(s))
 			queue_line(s, json_stream, buf + off, msglen);
 		off += used;
 	}

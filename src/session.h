@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "framing.h"
+#include "lifecycle.h"
 #include "spawn.h"
 #include "wsframe.h"
 
@@ -34,6 +35,13 @@ enum closed_by {
 };
 
 #define CLOSE_REASON_MAX	123	/* what fits in a control frame */
+#define WSTATUS_NONE		(-1)	/* no wait status: never reaped */
+
+/* Control frames a server owes its client (controls_due). */
+enum control_due {
+	CONTROL_PONG = 1 << 0,
+	CONTROL_PING = 1 << 1,
+};
 
 /*
  * Half-close between wsbridge peers: a client that sends this request
@@ -70,23 +78,14 @@ struct session {
 	struct evbuffer		*from_peer;	/* bytes for stdin */
 	size_t			 from_peer_ready; /* complete messages */
 	struct evbuffer		*to_peer;	/* framed records */
-	bool			 established;	/* handshake done: spawn */
-	bool			 client_gone;	/* socket closed */
-	bool			 client_eof;	/* half-closed: no more input */
-	bool			 rx_paused;	/* socket reads stopped */
-	bool			 local_paused;	/* client mode: stdin reads stopped */
-	bool			 stdin_closed;	/* the network closed it */
-	bool			 stdin_close_req; /* main: close it (EOF) */
-	bool			 output_done;	/* close once queue is sent */
-	bool			 shutdown;	/* server stopping: 1001 */
-	bool			 spawned;
-	bool			 exited;
+	enum session_state	 state;		/* lifecycle.h: net moves it */
+	enum input_state	 input;
+	enum output_state	 output;
+	unsigned		 asks;		/* main's requests: ASK_* */
 	int			 stdin_fd;	/* main hands it to the network */
 	int			 stdout_fd;	/* main hands it to the network */
-	bool			 stdout_eof;	/* the network read it to the end */
-	bool			 stdout_abandon; /* main: leader gone, give it up */
-	int			 wstatus;
-	pid_t			 pid;
+	int			 wstatus;	/* WSTATUS_NONE: not reaped */
+	pid_t			 pid;		/* 0: never spawned */
 	enum closed_by		 closed_by;
 	uint16_t		 close_code;
 	char			 close_reason[CLOSE_REASON_MAX + 1];
@@ -98,21 +97,24 @@ struct session {
 	struct lws		*wsi;		/* a client's */
 	uint32_t		 out_left;	/* of the record being sent */
 	int			 out_opcode;
-	bool			 out_first;
-	bool			 out_active;	/* a record is being sent */
-	bool			 in_active;	/* a message is arriving */
-	bool			 in_text;
+	enum out_record {
+		OUT_RECORD_NONE,	/* none being sent */
+		OUT_RECORD_START,	/* taken, no frame of it out yet */
+		OUT_RECORD_REST,	/* its first frame is out */
+	}			 out_record;
+	enum in_message {
+		IN_MESSAGE_NONE,	/* none arriving */
+		IN_MESSAGE_TEXT,
+		IN_MESSAGE_BINARY,
+	}			 in_message;
 	uint64_t		 in_bytes;
 	struct utf8_check	 in_utf8;
 	time_t			 last_rx;	/* for telling ping timeouts */
-	bool			 eof_sent;	/* client: half-close pong sent */
-	bool			 eof_waiting;	/* client: --eof-wait timer set */
-	bool			 eof_wait_over;	/* client: it ran out: close */
-	bool			 close_sent;	/* our close frame is out */
-	bool			 closing;	/* a close came, or lws sends one */
+	enum rx_state		 rx_state;	/* lifecycle.h */
+	enum close_state	 close;
+	enum half_state		 half;		/* client mode */
 	int			 out_fd;	/* the child's stdout, polled */
 	TAILQ_ENTRY(session)	 out_entry;	/* on the list of those */
-	bool			 out_paused;	/* to_peer full: not read */
 	char			*out_line;	/* line mode: partial line */
 	size_t			 out_linelen, out_linecap;
 	TAILQ_ENTRY(session)	 flush_entry;	/* input to write to stdin */
@@ -127,22 +129,14 @@ struct session {
 	uint64_t		 last_rx_ms;	/* --pingms: anything heard */
 	uint64_t		 ping_sent_ms;	/* our last ping, 0: none */
 	uint64_t		 close_at_ms;	/* then it ends, 0: no deadline */
-	bool			 ping_due, ping_timed_out;
-	bool			 pong_due;
+	unsigned		 controls_due;	/* CONTROL_*: to go out */
 	unsigned char		 pong[WS_CONTROL_MAX];
 	size_t			 pong_len;
-	bool			 close_due;	/* answer a close, or refuse */
-	uint16_t		 close_out_code;
+	uint16_t		 close_out_code;	/* of close_owed() */
 	char			 close_out_reason[CLOSE_REASON_MAX + 1];
-	bool			 hang_up;	/* after our close: no wait */
-	bool			 rx_discard;	/* refused, or closed: drop the rest */
-	bool			 shut_wr;	/* our FIN is out */
-	bool			 rx_drain;	/* peer left: read it all */
-	bool			 rx_held;	/* paused: parse no further */
-	bool			 stop_seen;	/* the stop's send deadline is set */
 	int			 in_fd;		/* the child's stdin, written */
 	TAILQ_ENTRY(session)	 in_entry;	/* on the list of those */
-	bool			 in_blocked;	/* full: waiting for EPOLLOUT */
+	uint32_t		 in_events;	/* asked of its watch: EPOLLOUT */
 	struct net_watch {
 		struct session	*s;
 		enum net_watch_kind {
@@ -155,13 +149,12 @@ struct session {
 	/* --pty (netpipe.c): a control message arriving, a size to set. */
 	char			*ctl_msg;	/* PTYCTL_MSG_MAX, once used */
 	size_t			 ctl_len;
-	bool			 winsz_due;	/* before the terminal is ours */
-	unsigned short		 winsz_cols, winsz_rows;
+	unsigned short		 winsz_cols, winsz_rows; /* 0: none due */
 
 	/* Main thread only. */
 	int			 pipes[SPAWN_PIPE_FDS]; /* until the spawn takes them */
 	struct child		*child;
-	bool			 main_done;	/* main's reference dropped */
+	enum main_state		 main_state;	/* lifecycle.h */
 	bool			 holds_fork;	/* counts against --maxforks */
 
 	/* The hub's lock guards these. */

@@ -65,7 +65,7 @@ protocol_error(struct session *s, struct lws *wsi, uint16_t code,
 	log_debug("session=%llu protocol error: %s",
 	    (unsigned long long)s->id, why);
 	net_close_reason(wsi, code, why);
-	s->closing = true;	/* lws sends the close: nothing may follow */
+	close_by_lws(s);	/* lws sends the close: nothing may follow */
 	return -1;
 }
 
@@ -84,9 +84,8 @@ net_eof_wait_arm(struct net *n, struct lws *wsi)
 static void
 net_eof_wait_over(struct session *s, struct lws *wsi)
 {
-	if (!s->eof_waiting || s->eof_wait_over)
+	if (!half_wait_over(s))
 		return;
-	s->eof_wait_over = true;
 	log_debug("session=%llu --eof-wait ran out: closing",
 	    (unsigned long long)s->id);
 	lws_callback_on_writable(wsi);
@@ -101,14 +100,15 @@ net_receive(struct net *n, struct session *s, struct lws *wsi,
 	uint16_t	 code;
 	bool		 final;
 
-	if (s->close_sent)
+	if (close_is_out(s))
 		return 0;	/* we said goodbye: read to the peer's close */
-	if (s->eof_waiting && !s->eof_wait_over)
+	if (s->half == HALF_WAITING)
 		net_eof_wait_arm(n, wsi);	/* it still talks: wait on */
 	final = lws_is_final_fragment(wsi) &&
 	    lws_remaining_packet_payload(wsi) == 0;
-	code = net_take_input(n, s, in, len, final, !s->in_active ?
-	    !lws_frame_is_binary(wsi) : s->in_text, &why);
+	/* A continuation keeps its first frame's kind (net_take_input). */
+	code = net_take_input(n, s, in, len, final,
+	    !lws_frame_is_binary(wsi), &why);
 	return code != 0 ? protocol_error(s, wsi, code, why) : 0;
 }
 
@@ -134,13 +134,14 @@ net_send_close(struct session *s, struct lws *wsi, uint16_t code,
 	memcpy(buf + LWS_PRE + 2, reason, rlen);
 	if (lws_write(wsi, buf + LWS_PRE, 2 + rlen, WRITE_CLOSE) < 0)
 		return -1;
-	s->close_sent = true;
+	close_frame_out(s);
 	session_lock(s);
-	resume = s->rx_paused;
-	s->rx_paused = false;
+	resume = input_resume(s);
 	session_unlock(s);
-	if (resume)
+	if (resume || s->rx_state == RX_HELD) {
+		rx_release(s);
 		lws_rx_flow_control(wsi, 1);
+	}
 	lws_set_timeout(wsi, PENDING_TIMEOUT_CLOSE_ACK, 5);
 	return 1;
 }
@@ -162,12 +163,12 @@ net_write_one(struct net *n, struct session *s, struct lws *wsi, bool *more_out)
 	uint16_t	 code = 0;
 	char		 reason[CLOSE_REASON_MAX + 1];
 
-	if (s->close_sent)
+	if (close_is_out(s))
 		return 1;	/* only the peer's answer is awaited now */
 	if (room == 0)
 		room = FRAME_MIN;	/* lws said writable: some will go */
 	session_lock(s);
-	if (s->shutdown) {
+	if (session_asked(s, ASK_STOP)) {
 		session_set_final_close(s, CLOSED_SERVER, 1001, client ?
 		    "going away" : "server shutting down");
 		close_now = true;
@@ -178,30 +179,32 @@ net_write_one(struct net *n, struct session *s, struct lws *wsi, bool *more_out)
 			evbuffer_remove(s->to_peer, n->sendbuf + LWS_PRE, len);
 			s->out_left -= (uint32_t)len;
 			flags = lws_write_ws_flags(s->out_opcode == RECORD_TEXT ?
-			    LWS_WRITE_TEXT : LWS_WRITE_BINARY, s->out_first,
-			    s->out_left == 0);
-			s->out_first = false;
-			s->out_active = s->out_left > 0;
+			    LWS_WRITE_TEXT : LWS_WRITE_BINARY,
+			    s->out_record == OUT_RECORD_START, s->out_left == 0);
+			s->out_record = s->out_left > 0 ? OUT_RECORD_REST :
+			    OUT_RECORD_NONE;
 			send = true;
-			more = s->out_active ||
+			more = s->out_record != OUT_RECORD_NONE ||
 			    evbuffer_get_length(s->to_peer) > 0 ||
-			    s->output_done;
-			wake_main = s->local_paused &&
+			    s->output == OUTPUT_DONE;
+			wake_main = s->output == OUTPUT_PAUSED &&
 			    session_output_has_room(s);
-		} else if (s->output_done && client && s->half_close) {
+		} else if (s->output == OUTPUT_DONE && client &&
+		    s->half_close) {
 			/* Our input ended; the remote's close ends the rest. */
-			eof = !s->eof_sent;
-			s->eof_sent = true;
-		} else if (s->output_done && client && !s->eof_wait_over &&
+			eof = s->half == HALF_NONE;
+			half_eof_sent(s);
+		} else if (s->output == OUTPUT_DONE && client &&
+		    s->half != HALF_WAIT_OVER &&
 		    n->srv->cfg->eof_wait_ms > 0) {
 			/*
 			 * Not a wsbridge server: a close now would cut off
 			 * the answers to what we sent (websocketd's, an echo
 			 * server's). Wait for its close, or for it to go quiet.
 			 */
-			wait = !s->eof_waiting;
-			s->eof_waiting = true;
-		} else if (s->output_done)
+			wait = s->half == HALF_NONE;
+			half_wait(s);
+		} else if (s->output == OUTPUT_DONE)
 			close_now = true;
 	}
 	if (close_now && code == 0) {
@@ -243,7 +246,7 @@ net_client_writable(struct net *n, struct session *s)
 {
 	int	 r;
 
-	if (s->closing)
+	if (s->close == CLOSE_BY_LWS)
 		return 0;	/* lws answers or sends the close itself */
 	r = net_send_queued(n, s, true);
 
@@ -263,7 +266,7 @@ net_peer_close(struct session *s, struct lws *wsi, const unsigned char *in,
 	uint16_t	 code = 1005;	/* "no status received" */
 	size_t		 rlen = 0;
 
-	if (s->close_sent)
+	if (close_is_out(s))
 		return -1;	/* the answer to ours: nothing to echo */
 	if (len == 1)
 		return protocol_error(s, wsi, 1002, "close frame of one byte");
@@ -282,7 +285,7 @@ net_peer_close(struct session *s, struct lws *wsi, const unsigned char *in,
 	session_lock(s);
 	session_set_final_close(s, CLOSED_CLIENT, code, reason);
 	session_unlock(s);
-	s->closing = true;	/* lws echoes it: nothing may follow */
+	close_by_lws(s);	/* lws echoes it: nothing may follow */
 	return 0;
 }
 
@@ -298,7 +301,7 @@ net_pong(struct session *s, const void *in, size_t len)
 	    memcmp(in, HALF_CLOSE_EOF, len) != 0)
 		return;
 	session_lock(s);
-	s->client_eof = true;
+	input_end(s);
 	session_unlock(s);
 	session_wake_main(s);
 }
@@ -336,17 +339,19 @@ net_ping_timed_out(struct net *n, struct session *s)
 void
 net_gone(struct net *n, struct session *s)
 {
-	bool	 was_gone, ping = s->ping_timed_out ||
-	    (s->wsi != NULL && net_ping_timed_out(n, s));
+	bool	 was_gone, up, ping = s->wsi != NULL &&
+	    net_ping_timed_out(n, s);
 
 	if (s->peer != NULL)
 		net_watch_hangup(n, s, false);	/* before the fd is closed */
 	session_lock(s);
-	was_gone = s->client_gone;
-	if (s->established && s->stop_seen && !s->close_sent)
+	was_gone = session_is_gone(s);
+	up = session_is_upgraded(s);
+	if (s->close == CLOSE_STOPPING)
 		session_set_final_close(s, CLOSED_SERVER, 1006,
 		    "server stopped; no room for its close");
-	else if (s->established && s->eof_waiting && !s->close_sent && !ping)
+	else if (up && (s->half == HALF_WAITING ||
+	    s->half == HALF_WAIT_OVER) && !close_is_out(s) && !ping)
 		/*
 		 * --eof-wait: websocketd ends a session whose program exited
 		 * with a TCP close, no close frame. All we sent went out and
@@ -355,13 +360,13 @@ net_gone(struct net *n, struct session *s)
 		 */
 		log_debug("session=%llu the server hung up during --eof-wait",
 		    (unsigned long long)s->id);
-	else if (s->established)
+	else if (up)
 		session_set_final_close(s, CLOSED_NETWORK, 1006, ping ?
 		    "ping timeout" : "connection lost");
 	else if (n->srv->cfg->connect_url != NULL)
 		session_set_close(s, CLOSED_NETWORK, 1006,
 		    "no WebSocket handshake from the server");
-	s->client_gone = true;
+	session_gone(s);
 	session_unlock(s);
 	s->wsi = NULL;
 	s->peer = NULL;
@@ -405,7 +410,7 @@ net_client_check_response(struct session *s, struct lws *wsi)
 	s->half_close = n > 0 && strcmp(v, "1") == 0;
 	log_debug("session=%llu half-close %s", (unsigned long long)s->id,
 	    s->half_close ? "agreed" : "not offered by the server");
-	/* Before established, as half_close: main reads it after. */
+	/* Before the upgrade, as half_close: main reads it after. */
 	s->pty_agreed = lws_hdr_copy(wsi, proto, sizeof proto,
 	    WSI_TOKEN_PROTOCOL) > 0 && strcmp(proto, PTY_SUBPROTOCOL) == 0;
 }
@@ -416,7 +421,7 @@ net_established(struct session *s)
 {
 	s->last_rx = mono_sec();
 	session_lock(s);
-	s->established = true;
+	session_upgraded(s);
 	session_unlock(s);
 	session_wake_main(s);
 }
@@ -430,7 +435,7 @@ net_client_failed(struct session *s, const char *why)
 	    why != NULL ? why : "unknown error");
 	session_lock(s);
 	session_set_close(s, CLOSED_NETWORK, 1006, reason);
-	s->client_gone = true;
+	session_gone(s);
 	session_unlock(s);
 	s->wsi = NULL;
 	session_wake_main(s);
@@ -582,7 +587,7 @@ net_connect(struct net *n, struct session *s)
 		i.retry_and_idle_policy = &n->idle_policy;
 	if (lws_client_connect_via_info(&i) == NULL) {
 		session_lock(s);
-		gone = s->client_gone;
+		gone = session_is_gone(s);
 		session_unlock(s);
 		/* Unless lws already said why (and let go), say it here. */
 		if (!gone) {

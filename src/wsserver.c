@@ -67,7 +67,7 @@ net_hold_rx(struct net *n, struct session *s)
 {
 	if (!net_linked(s))
 		return;
-	s->rx_held = true;
+	rx_hold(s);
 	net_read_socket(s, false);
 	net_watch_hangup(n, s, true);	/* a server's only */
 }
@@ -88,9 +88,9 @@ net_send_control(struct net *n, struct session *s, int opcode,
 
 /*
  * A close frame from us. Answering the client's close, the connection ends
- * once the frame is out (hang_up). Refusing what the client sent, we shut
- * our side once the frame is out and drop whatever comes until the client
- * closes (rx_discard): its frames can no longer be trusted to be frames.
+ * once the frame is out (CLOSE_ANSWERED). Refusing what the client sent, we
+ * shut our side once the frame is out and drop whatever comes until the
+ * client closes (RX_DISCARDING): its frames can no longer be trusted.
  * Otherwise we read on, dropping data, until the client's close comes back.
  * Both wait at most the close timeout: closing with the client's bytes
  * unread would make the kernel send a reset that can destroy our last
@@ -111,14 +111,14 @@ net_server_close(struct net *n, struct session *s, uint16_t code,
 	memcpy(payload + 2, reason, rlen);
 	if (net_send_control(n, s, 8, payload, 2 + rlen) < 0)
 		return -1;
-	s->close_sent = true;
-	if (s->hang_up || s->rx_discard)
+	close_frame_out(s);
+	if (s->close == CLOSE_ANSWERED || s->rx_state == RX_DISCARDING)
 		peer_want_write(s->peer);	/* once it has gone out */
 	session_lock(s);
-	stopping = s->shutdown;
-	s->rx_paused = false;	/* what comes now is read and dropped */
+	stopping = session_asked(s, ASK_STOP);
+	input_resume(s);	/* what comes now is read and dropped */
 	session_unlock(s);
-	if (!s->hang_up)
+	if (s->close != CLOSE_ANSWERED)
 		net_release_rx(n, s);
 	/*
 	 * Bounded in every case: a client that stops reading keeps even our
@@ -139,10 +139,8 @@ net_server_refuse(struct net *n, struct session *s, uint16_t code,
 	session_unlock(s);
 	log_debug("session=%llu protocol error: %s", (unsigned long long)s->id,
 	    why);
-	if (s->close_sent || s->close_due)
+	if (!close_refuse(s))
 		return;		/* the first reason is the one given */
-	s->close_due = true;
-	s->rx_discard = true;
 	net_deadline(n, s, CLOSE_ACK_SECS);
 	s->close_out_code = code;
 	snprintf(s->close_out_reason, sizeof s->close_out_reason, "%s", why);
@@ -229,7 +227,7 @@ net_server_event(struct net *n, struct session *s, struct wsrx_out *ev)
 
 	switch (ev->type) {
 	case WSRX_DATA:
-		if (s->close_sent || s->close_due)
+		if (close_begun(s))
 			return 0;	/* we said goodbye: read to its close */
 		if (ev->compressed)
 			code = net_inflate(n, s, ev->data, ev->len, ev->final,
@@ -241,12 +239,12 @@ net_server_event(struct net *n, struct session *s, struct wsrx_out *ev)
 			net_server_refuse(n, s, code, why);
 		return code != 0 ? 1 : 0;
 	case WSRX_PING:
-		if (s->close_sent || s->close_due)
+		if (close_begun(s))
 			return 0;
 		/* RFC 6455 5.5.3: answering the latest ping is enough. */
 		memcpy(s->pong, ev->data, ev->len);
 		s->pong_len = ev->len;
-		s->pong_due = true;
+		s->controls_due |= CONTROL_PONG;
 		peer_want_write(s->peer);
 		return 0;
 	case WSRX_PONG:
@@ -277,7 +275,7 @@ net_server_parse(struct net *n, struct session *s, unsigned char *buf,
 	int		 r;
 
 	while (len > 0) {
-		if (s->rx_held) {
+		if (s->rx_state == RX_HELD) {
 			if (s->rx_backlog == NULL &&
 			    (s->rx_backlog = evbuffer_new()) == NULL)
 				return -1;
@@ -291,7 +289,7 @@ net_server_parse(struct net *n, struct session *s, unsigned char *buf,
 			break;
 		if ((r = net_server_event(n, s, &ev)) != 0)
 			return r;
-		if (s->rx_discard)
+		if (s->rx_state == RX_DISCARDING)
 			return 1;
 	}
 	return 0;
@@ -305,9 +303,9 @@ net_server_rx(struct net *n, struct session *s, unsigned char *in,
 	int	 r;
 
 	s->last_rx_ms = mono_ms();
-	if (s->rx_discard)
+	if (s->rx_state == RX_DISCARDING)
 		return 0;	/* we refused it: nothing more is read */
-	if (s->rx_held || (s->rx_backlog != NULL &&
+	if (s->rx_state == RX_HELD || (s->rx_backlog != NULL &&
 	    evbuffer_get_length(s->rx_backlog) > 0)) {
 		/* Read before the pause (a hang-up's drain): keep the order. */
 		if (s->rx_backlog == NULL &&
@@ -320,7 +318,7 @@ net_server_rx(struct net *n, struct session *s, unsigned char *in,
 }
 
 /*
- * Room for input again (or the peer left: rx_drain): what waited in the
+ * Room for input again (or the peer left: RX_DRAINING): what waited in the
  * backlog goes first, then the socket is read again unless that filled the
  * queue once more.
  */
@@ -330,11 +328,10 @@ net_release_rx(struct net *n, struct session *s)
 	size_t	 k;
 	int	 r = 0;
 
-	if (!s->rx_held || s->peer == NULL)
+	if (s->peer == NULL || !rx_release(s))
 		return;
-	s->rx_held = false;
 	net_watch_hangup(n, s, false);
-	while (r == 0 && !s->rx_held && s->rx_backlog != NULL &&
+	while (r == 0 && s->rx_state != RX_HELD && s->rx_backlog != NULL &&
 	    (k = evbuffer_get_length(s->rx_backlog)) > 0) {
 		if (k > sizeof n->rxbuf)
 			k = sizeof n->rxbuf;
@@ -345,10 +342,10 @@ net_release_rx(struct net *n, struct session *s)
 		peer_kill(s->peer);
 		return;
 	}
-	if (s->rx_discard && s->rx_backlog != NULL)	/* after a close */
+	if (s->rx_state == RX_DISCARDING && s->rx_backlog != NULL) /* after a close */
 		evbuffer_drain(s->rx_backlog,
 		    evbuffer_get_length(s->rx_backlog));
-	if (!s->rx_held)
+	if (s->rx_state != RX_HELD)
 		peer_read(s->peer, true);
 }
 
@@ -362,7 +359,7 @@ net_peer_hung_up(struct net *n, struct session *s)
 {
 	log_debug("session=%llu the client left while its input was held "
 	    "back", (unsigned long long)s->id);
-	s->rx_drain = true;
+	rx_drain(s);
 	net_release_rx(n, s);
 }
 
@@ -373,11 +370,10 @@ net_server_peer_close(struct net *n, struct session *s, struct wsrx_out *ev)
 	char	 reason[CLOSE_REASON_MAX + 1];
 	size_t	 rlen = ev->len < CLOSE_REASON_MAX ? ev->len : CLOSE_REASON_MAX;
 
-	if (s->close_sent)
+	if (close_is_out(s))
 		return -1;	/* the answer to ours: done */
-	if (s->close_due) {
-		s->hang_up = true;	/* ours, already due, answers it */
-		s->rx_discard = true;
+	if (close_owed(s)) {
+		close_answer(s);	/* ours, already due, answers it */
 		return 1;
 	}
 	memcpy(reason, ev->data, rlen);
@@ -385,9 +381,7 @@ net_server_peer_close(struct net *n, struct session *s, struct wsrx_out *ev)
 	session_lock(s);
 	session_set_final_close(s, CLOSED_CLIENT, ev->code, reason);
 	session_unlock(s);
-	s->hang_up = true;
-	s->rx_discard = true;	/* nothing may follow its close */
-	s->close_due = true;
+	close_answer(s);
 	/* Our answer may find no room (the client reads nothing): bounded. */
 	net_deadline(n, s, CLOSE_ACK_SECS);
 	/* 1005 means "none was sent": the answer then carries none either. */
@@ -401,23 +395,22 @@ net_server_peer_close(struct net *n, struct session *s, struct wsrx_out *ev)
 static int
 net_server_controls(struct net *n, struct session *s)
 {
-	if (s->pong_due) {
-		s->pong_due = false;
+	if (s->controls_due & CONTROL_PONG) {
+		s->controls_due &= ~(unsigned)CONTROL_PONG;
 		if (net_send_control(n, s, 10, s->pong, s->pong_len) < 0)
 			return -1;
 	}
-	if (s->ping_due && !s->close_due) {
-		s->ping_due = false;
+	if ((s->controls_due & CONTROL_PING) && !close_owed(s)) {
+		s->controls_due &= ~(unsigned)CONTROL_PING;
 		if (net_send_control(n, s, 9, NULL, 0) < 0)
 			return -1;
 	}
-	if (!s->close_due)
+	if (!close_owed(s))
 		return 0;
-	s->close_due = false;
 	if (s->close_out_code == 1005) {
 		if (net_send_control(n, s, 8, NULL, 0) < 0)
 			return -1;
-		s->close_sent = true;
+		close_frame_out(s);
 		peer_want_write(s->peer);
 		return 1;
 	}
@@ -437,12 +430,12 @@ net_server_writable(struct net *n, struct session *s)
 	char		 reason[CLOSE_REASON_MAX + 1];
 	int		 r;
 
-	if (s->close_sent) {
-		if (s->hang_up)
+	if (close_is_out(s)) {
+		if (s->close == CLOSE_ANSWERED)
 			return -1;	/* our answer to its close is out */
-		if (s->rx_discard && !s->shut_wr) {
+		if (s->close == CLOSE_SENT && s->rx_state == RX_DISCARDING) {
 			/* Our FIN: the client answers it by closing. */
-			s->shut_wr = true;
+			close_shut(s);
 			if (shutdown(peer_fd(s->peer), SHUT_WR) == -1)
 				return -1;
 			/* Our frame and FIN are out: a short wait is enough. */
@@ -458,8 +451,8 @@ net_server_writable(struct net *n, struct session *s)
 	}
 	/* Nothing queued: the close, if the session is over. */
 	session_lock(s);
-	stopping = s->shutdown;
-	done = s->output_done;
+	stopping = session_asked(s, ASK_STOP);
+	done = s->output == OUTPUT_DONE;
 	if (stopping)
 		session_set_final_close(s, CLOSED_SERVER, 1001,
 		    "server shutting down");
@@ -491,7 +484,7 @@ net_arm_timer(struct net *n, struct session *s)
 {
 	uint64_t	 now = mono_ms(), every = n->srv->cfg->ping_ms, next = 0;
 
-	if (every > 0 && !s->close_sent)
+	if (every > 0 && !close_is_out(s))
 		next = (ping_unanswered(s) ? s->ping_sent_ms : s->last_rx_ms) +
 		    every;
 	if (s->close_at_ms != 0 && (next == 0 || s->close_at_ms < next))
@@ -536,18 +529,21 @@ net_server_timer(struct net *n, struct session *s)
 		peer_kill(s->peer);
 		return;
 	}
-	if (every > 0 && !s->close_sent) {
-		if (s->rx_held) {
+	if (every > 0 && !close_is_out(s)) {
+		if (s->rx_state == RX_HELD) {
 			s->last_rx_ms = now;
 			s->ping_sent_ms = 0;
 		} else if (ping_unanswered(s)) {
 			if (now - s->ping_sent_ms >= every) {
-				s->ping_timed_out = true;
+				session_lock(s);
+				session_set_final_close(s, CLOSED_NETWORK,
+				    1006, "ping timeout");
+				session_unlock(s);
 				peer_kill(s->peer);
 				return;
 			}
 		} else if (now - s->last_rx_ms >= every) {
-			s->ping_due = true;
+			s->controls_due |= CONTROL_PING;
 			s->ping_sent_ms = now;
 			peer_want_write(s->peer);
 		}

@@ -481,6 +481,30 @@ def test_half_close_pong_gives_child_eof(after_eof_server, markers,
     assert acc["closed_by"] == "child" and acc["exit"] == "5", acc["_line"]
 
 
+def test_message_after_half_close_eof_is_dropped(wsbridge, tmp_path, markers,
+                                                raw_clients):
+    """After its EOF a client's messages are dropped, not queued: one that
+    says it is done and sends on cannot grow the queue for stdin."""
+    script = write_script(tmp_path, "slow_reader.sh", (
+        'sleep 1\n'
+        'cat > "$MARKER_DIR/got"\n'
+        'echo read\n'))
+    srv = wsbridge(script)
+    r = raw_clients(srv.port)
+    status, head = r.handshake("/hc-more", {"Wsbridge-Half-Close": "1"})
+    assert status == 101, head
+    # More than a pipe holds: the rest waits in the queue past the EOF.
+    r.send(encode_frame(0x1, "a" * 100000))
+    r.send(encode_frame(0xA, "wsbridge:eof"))
+    r.send(encode_frame(0x1, "LATE"))
+    assert r.recv_message() == (0x1, b"read")
+    assert r.recv_message() == ("close", (1000, "exit 0")), srv.log_text()
+    got = markers.read("got")
+    assert got == "a" * 100000 + "\n", (len(got), got[-20:])
+    (acc,) = srv.wait_access(1)
+    assert acc["closed_by"] == "child" and acc["exit"] == "0", acc["_line"]
+
+
 def test_eof_pong_ignored_without_half_close(after_eof_server, markers,
                                              raw_clients):
     srv = after_eof_server
