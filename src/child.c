@@ -50,6 +50,30 @@
  */
 #define STDIN_CLOSE_WAIT_MS 1000
 
+/*
+ * What the session still waits for before it can end with the leader's
+ * status (child_check_done): a set, since these end in any order.
+ */
+enum child_wait {
+	WAIT_LEADER = 1 << 0,	/* the leader is not reaped */
+	WAIT_STDOUT = 1 << 1,	/* the network has not read stdout to EOF */
+	WAIT_STDERR = 1 << 2,	/* --passstderr: stderr has not ended */
+};
+
+/* The child's stdin, which the network thread owns (net_close_stdin). */
+enum child_stdin {
+	STDIN_OPEN,		/* written by the network thread */
+	STDIN_ASKED,		/* its EOF is asked for */
+	STDIN_CLOSED,		/* the network thread closed it */
+};
+
+/* What waits for stdin's EOF, so that it comes before any signal. */
+enum after_stdin {
+	AFTER_STDIN_NOTHING,
+	AFTER_STDIN_GRACE,	/* the kill schedule's first grace */
+	AFTER_STDIN_TERM,	/* SIGTERM at once: the grace ran out */
+};
+
 enum kill_stage {
 	KILL_NONE,	/* nothing sent yet */
 	KILL_TERM,	/* SIGTERM sent, SIGKILL next */
@@ -64,17 +88,13 @@ struct child {
 	int			 err_fd;
 	struct event		*err_ev, *kill_ev;
 	struct event		*out_ev;	/* output's wait after the leader */
-	bool			 stdout_eof;	/* as the network side said */
-	bool			 stderr_abandon; /* its session no longer waits */
+	unsigned		 waiting;	/* enum child_wait */
 	char			*errbuf;	/* ERRLINE_MAX, once used */
 	size_t			 errlen;
-	bool			 reaped;
-	bool			 hup_sent;
-	bool			 stdin_asked;	/* its EOF is asked for */
-	bool			 stdin_closed;	/* the network said it is done */
-	bool			 grace_on_close; /* then the kill schedule */
-	bool			 term_on_close;	/* then SIGTERM, see on_kill_timer */
-	int			 wstatus;
+	bool			 hup_sent;	/* SIGHUP goes once */
+	enum child_stdin	 stdin_state;
+	enum after_stdin	 after_stdin;
+	int			 wstatus;	/* once WAIT_LEADER is gone */
 	enum kill_stage		 stage;
 	bool			 holds_fork;	/* from its session */
 	struct child		*hash_next;
@@ -243,17 +263,17 @@ child_close_stdin(struct child *c, bool schedule)
 {
 	struct session	*s = c->s;
 
-	if (schedule)
-		c->grace_on_close = true;
-	if (s == NULL || c->stdin_closed) {
+	if (schedule && c->after_stdin == AFTER_STDIN_NOTHING)
+		c->after_stdin = AFTER_STDIN_GRACE;
+	if (s == NULL || c->stdin_state == STDIN_CLOSED) {
 		/* Nothing left to wait for: the session is over or it is shut. */
-		c->stdin_closed = true;
+		c->stdin_state = STDIN_CLOSED;
 		child_stdin_closed(c);
 		return;
 	}
-	if (c->stdin_asked)
+	if (c->stdin_state == STDIN_ASKED)
 		return;
-	c->stdin_asked = true;
+	c->stdin_state = STDIN_ASKED;
 	session_lock(s);
 	session_ask(s, ASK_CLOSE_STDIN);
 	session_unlock(s);
@@ -264,12 +284,12 @@ child_close_stdin(struct child *c, bool schedule)
 static void
 child_stdin_closed(struct child *c)
 {
-	if (c->grace_on_close) {
-		c->grace_on_close = false;
+	enum after_stdin	 after = c->after_stdin;
+
+	c->after_stdin = AFTER_STDIN_NOTHING;
+	if (after == AFTER_STDIN_GRACE)
 		start_grace(c);
-	}
-	if (c->term_on_close && c->stage == KILL_NONE) {
-		c->term_on_close = false;
+	else if (after == AFTER_STDIN_TERM && c->stage == KILL_NONE) {
 		event_del(c->kill_ev);
 		child_send_term(c);
 	}
@@ -288,13 +308,14 @@ on_kill_timer(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (c->reaped && !group_alive(c)) {
+	if (!(c->waiting & WAIT_LEADER) && !group_alive(c)) {
 		c->stage = KILL_DONE;
 		child_maybe_free(c);
 		return;
 	}
-	if (c->stage == KILL_NONE && !c->term_on_close) {
-		if (s != NULL && c->stdout_eof && !c->reaped) {
+	if (c->stage == KILL_NONE && c->after_stdin != AFTER_STDIN_TERM) {
+		if (s != NULL && (c->waiting & (WAIT_LEADER | WAIT_STDOUT)) ==
+		    WAIT_LEADER) {
 			session_lock(s);
 			if (!session_is_gone(s))
 				session_set_close(s, CLOSED_CHILD, 1000,
@@ -305,32 +326,21 @@ on_kill_timer(evutil_socket_t fd, short what, void *arg)
 		}
 		/* What it did not read is dropped; EOF comes before SIGTERM. */
 		child_close_stdin(c, false);
-		if (!c->stdin_closed) {
-			c->term_on_close = true;
+		if (c->stdin_state != STDIN_CLOSED) {
+			c->after_stdin = AFTER_STDIN_TERM;
 			arm_ms(c->kill_ev, STDIN_CLOSE_WAIT_MS);
 			return;
 		}
 	}
 	if (c->stage == KILL_NONE) {
 		/* Closed, or (never seen) the network did not answer. */
-		c->term_on_close = false;
+		c->after_stdin = AFTER_STDIN_NOTHING;
 		child_send_term(c);
 		return;
 	}
 	signal_group(c, SIGKILL);
 	c->stage = KILL_DONE;
 	child_maybe_free(c);
-}
-
-/*
- * With --passstderr, stderr is output as much as stdout is: the session
- * waits for its EOF too, so that every line reaches the client before the
- * close frame.
- */
-static bool
-child_stderr_pending(const struct child *c)
-{
-	return c->srv->cfg->passstderr && c->err_fd >= 0 && !c->stderr_abandon;
 }
 
 /*
@@ -350,13 +360,13 @@ on_output_wait(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	if (s == NULL)
 		return;
-	if (child_stderr_pending(c)) {
+	if (c->waiting & WAIT_STDERR) {
 		log_debug("session=%llu stderr still open after the command "
 		    "exited: no longer waited for",
 		    (unsigned long long)c->session_id);
-		c->stderr_abandon = true;
+		c->waiting &= ~(unsigned)WAIT_STDERR;
 	}
-	if (c->stdout_eof) {
+	if (!(c->waiting & WAIT_STDOUT)) {
 		child_check_done(c);
 		child_maybe_free(c);	/* c may be gone now */
 		return;
@@ -424,6 +434,7 @@ on_stderr(evutil_socket_t fd, short what, void *arg)
 	if (eof) {
 		event_del(c->err_ev);
 		close_fd(&c->err_fd);
+		c->waiting &= ~(unsigned)WAIT_STDERR;
 		child_check_done(c);
 		child_maybe_free(c);	/* c may be gone now */
 	}
@@ -438,13 +449,15 @@ child_end_session(struct child *c)
 {
 	struct session	*s = c->s;
 	char		 reason[64];
+	bool		 reaped;
 
 	child_close_stdin(c, true);
 	status_close_reason(c->wstatus, reason, sizeof reason);
 	session_lock(s);
-	s->wstatus = c->reaped ? c->wstatus : WSTATUS_NONE;
+	reaped = !(c->waiting & WAIT_LEADER);
+	s->wstatus = reaped ? c->wstatus : WSTATUS_NONE;
 	/* A stopping server's 1001 wins over an exit its EOF provoked. */
-	if (!session_is_gone(s) && !session_asked(s, ASK_STOP) && c->reaped)
+	if (!session_is_gone(s) && !session_asked(s, ASK_STOP) && reaped)
 		session_set_close(s, CLOSED_CHILD,
 		    status_close_code(c->wstatus), reason);
 	output_done(s);
@@ -457,17 +470,18 @@ child_end_session(struct child *c)
 }
 
 /*
- * The leader is reaped and stdout (and a passed stderr) reached EOF: every
- * byte the child wrote is queued, so the session can close with its status,
+ * The leader is reaped and stdout reached EOF, and with --passstderr so
+ * did stderr: stderr is output as much as stdout is. Every byte the child
+ * wrote is queued, so the session can close with its status,
  * and the main side lets go of the session. The caller frees the child, if
  * it may, as its last act.
  */
 static void
 child_check_done(struct child *c)
 {
-	if (!c->reaped || !c->stdout_eof || c->s == NULL)
+	if ((c->waiting & (WAIT_LEADER | WAIT_STDOUT)) || c->s == NULL)
 		return;
-	if (child_stderr_pending(c)) {
+	if (c->waiting & WAIT_STDERR) {
 		/* Bounded like stdout's wait: see on_output_wait. */
 		if (!evtimer_pending(c->out_ev, NULL))
 			arm_closems(c, c->out_ev);
@@ -488,7 +502,7 @@ static void
 child_maybe_free(struct child *c)
 {
 	if (c->s != NULL || c->err_fd >= 0 ||
-	    c->stage != KILL_DONE || !c->reaped)
+	    c->stage != KILL_DONE || (c->waiting & WAIT_LEADER))
 		return;
 	children_remove(c->srv->children, c);
 	if (c->holds_fork)
@@ -517,11 +531,11 @@ children_exited(struct server *srv, pid_t pid, int st)
 
 	if ((c = children_find(srv->children, pid)) == NULL)
 		return;
-	c->reaped = true;
+	c->waiting &= ~(unsigned)WAIT_LEADER;
 	c->wstatus = st;
 	log_debug("session=%llu pid %ld ended: status %d",
 	    (unsigned long long)c->session_id, (long)pid, st);
-	if (!c->stdout_eof) {
+	if (c->waiting & WAIT_STDOUT) {
 		/* Something it started holds stdout: bound the wait. */
 		start_grace(c);
 		arm_closems(c, c->out_ev);
@@ -572,6 +586,9 @@ child_new(struct server *srv, struct session *s, pid_t pid, int err)
 	c->session_id = s->id;
 	c->pid = pid;
 	c->err_fd = err;
+	c->waiting = WAIT_LEADER | WAIT_STDOUT;
+	if (srv->cfg->passstderr && err >= 0)
+		c->waiting |= WAIT_STDERR;
 	/* --pty: no stderr pipe, the terminal has it all. */
 	if (err >= 0)
 		c->err_ev = event_new(srv->base, err, EV_READ | EV_PERSIST,
@@ -756,8 +773,8 @@ child_service(struct server *srv, struct session *s)
 		c->hup_sent = true;
 		signal_group(c, SIGHUP);
 	}
-	if (stdin_closed && !c->stdin_closed) {
-		c->stdin_closed = true;
+	if (stdin_closed && c->stdin_state != STDIN_CLOSED) {
+		c->stdin_state = STDIN_CLOSED;
 		child_stdin_closed(c);
 	}
 	/*
@@ -773,8 +790,8 @@ child_service(struct server *srv, struct session *s)
 	 */
 	if (gone)
 		start_grace(c);
-	if (stdout_eof && !c->stdout_eof) {
-		c->stdout_eof = true;
+	if (stdout_eof && (c->waiting & WAIT_STDOUT)) {
+		c->waiting &= ~(unsigned)WAIT_STDOUT;
 		/* Nothing more can come: stdin too, then the schedule. */
 		child_close_stdin(c, true);
 		child_check_done(c);
@@ -815,7 +832,7 @@ children_unreaped(struct children *ch)
 	unsigned	 n = 0;
 
 	TAILQ_FOREACH(c, &ch->all, entry)
-		n += !c->reaped;
+		n += (c->waiting & WAIT_LEADER) != 0;
 	return n;
 }
 
@@ -833,8 +850,8 @@ children_finish(struct server *srv)
 	unsigned	 waited;
 
 	TAILQ_FOREACH(c, &srv->children->all, entry) {
-		c->stdout_eof = true;	/* no more comes, nor is waited for */
-		c->stderr_abandon = true;
+		/* No more comes, nor is waited for. */
+		c->waiting &= ~(unsigned)(WAIT_STDOUT | WAIT_STDERR);
 	}
 	children_kill_all(srv);
 	for (waited = 0;; waited += FINISH_NAP_MS) {
@@ -847,7 +864,7 @@ children_finish(struct server *srv)
 	TAILQ_FOREACH(c, &srv->children->all, entry) {
 		if (c->s == NULL)
 			continue;
-		if (!c->reaped)
+		if (c->waiting & WAIT_LEADER)
 			log_error("session=%llu pid %ld did not die: no status",
 			    (unsigned long long)c->session_id, (long)c->pid);
 		child_end_session(c);

@@ -383,12 +383,14 @@ def test_guessing_gets_429_then_other_addresses_still_pass(wsbridge, pwfile):
 
 
 def test_slow_hash_does_not_stall_other_sessions(wsbridge, tmp_path):
-    """bcrypt at cost 14 takes around a second on one core; while it is
-    checked for one client, another's open session echoes at once, and a
+    """bcrypt at cost 15 takes two seconds or more on one core (cost 14's
+    one second left too little room beside a busy test worker on two
+    cores: a spawn then took half a second); while it is checked for one
+    client, another's open session echoes at once, and a
     new session (whose password is remembered) opens and echoes."""
     f = tmp_path / "htpasswd"
     f.write_text(bcrypt_line("fast", "pw", cost=4) + "\n"
-                 + bcrypt_line("slow", "pw", cost=14) + "\n")
+                 + bcrypt_line("slow", "pw", cost=15) + "\n")
     srv = wsbridge(f"--basic-auth={f}", CAT)
     events = []
 
