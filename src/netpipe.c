@@ -78,9 +78,12 @@ net_outpoll_ctl(struct net *n, struct session *s, int op, int fd,
 static void
 watch_stdout(struct net *n, struct session *s, bool readable)
 {
+	uint32_t	 want = readable ? EPOLLIN : 0;
+
 	/* EPOLLHUP comes anyway. */
-	(void)net_outpoll_ctl(n, s, EPOLL_CTL_MOD, s->out_fd,
-	    readable ? EPOLLIN : 0, &s->out_watch);
+	if (net_outpoll_ctl(n, s, EPOLL_CTL_MOD, s->out_fd, want,
+	    &s->out_watch) == 0)
+		s->out_events = want;
 }
 
 /*
@@ -99,6 +102,7 @@ net_adopt_stdout(struct net *n, struct session *s, int fd)
 	}
 	session_ref(s);
 	s->out_fd = fd;
+	s->out_events = EPOLLIN;
 	TAILQ_INSERT_TAIL(&n->readers, s, out_entry);
 }
 
@@ -108,7 +112,8 @@ net_resume_stdout(struct net *n, struct session *s)
 {
 	bool	 resume;
 
-	if (s->out_fd < 0)
+	/* The pipe's watch tells, without the lock, whether it is paused. */
+	if (s->out_fd < 0 || s->out_events == EPOLLIN)
 		return;
 	session_lock(s);
 	resume = (session_is_gone(s) || session_output_has_room(s)) &&

@@ -115,6 +115,7 @@ struct session {
 	enum half_state		 half;		/* client mode */
 	int			 out_fd;	/* the child's stdout, polled */
 	TAILQ_ENTRY(session)	 out_entry;	/* on the list of those */
+	uint32_t		 out_events;	/* asked of its watch: EPOLLIN */
 	char			*out_line;	/* line mode: partial line */
 	size_t			 out_linelen, out_linecap;
 	TAILQ_ENTRY(session)	 flush_entry;	/* input to write to stdin */
