@@ -14,7 +14,9 @@
  * pipe, and the same code for both loops.
  *
  * This file is the thread itself: starting and stopping it, its loop, the
- * wake-up and the work main asks for (net_service). The rest is in
+ * wake-up, the work main asks for (net_service), and what either kind of
+ * connection tells main when its upgrade is done (net_established) and
+ * when it is gone (net_gone). The rest is in
  * netpipe.c (the children's pipes), netsend.c (sending queued records),
  * wsserver.c (a server's side of the protocol) and wsclient.c (client
  * mode's lws connection), which share netpriv.h.
@@ -102,6 +104,57 @@ net_adopt_failed(struct session *s)
 	session_unlock(s);
 	session_wake_main(s);
 	session_unref(s);
+}
+
+/* The handshake is done, either way round: the main side may spawn. */
+void
+net_established(struct session *s)
+{
+	s->last_rx = mono_sec();
+	session_lock(s);
+	session_upgraded(s);
+	session_unlock(s);
+	session_wake_main(s);
+}
+
+/* The socket is gone: tell the main side, once. */
+void
+net_gone(struct net *n, struct session *s)
+{
+	bool	 was_gone, up, ping = s->wsi != NULL &&
+	    net_ping_timed_out(n, s);
+
+	if (s->peer != NULL)
+		net_watch_hangup(n, s, false);	/* before the fd is closed */
+	session_lock(s);
+	was_gone = session_is_gone(s);
+	up = session_is_upgraded(s);
+	if (s->close == CLOSE_STOPPING)
+		session_set_final_close(s, CLOSED_SERVER, 1006,
+		    "server stopped; no room for its close");
+	else if (up && (s->half == HALF_WAITING ||
+	    s->half == HALF_WAIT_OVER) && !close_is_out(s) && !ping)
+		/*
+		 * --eof-wait: websocketd ends a session whose program exited
+		 * with a TCP close, no close frame. All we sent went out and
+		 * all it said came in: "end of input" stays the record, as it
+		 * was when we closed at once.
+		 */
+		log_debug("session=%llu the server hung up during --eof-wait",
+		    (unsigned long long)s->id);
+	else if (up)
+		session_set_final_close(s, CLOSED_NETWORK, 1006, ping ?
+		    "ping timeout" : "connection lost");
+	else if (n->srv->cfg->connect_url != NULL)
+		session_set_close(s, CLOSED_NETWORK, 1006,
+		    "no WebSocket handshake from the server");
+	session_gone(s);
+	session_unlock(s);
+	s->wsi = NULL;
+	s->peer = NULL;
+	net_resume_stdout(n, s);	/* read on, to drop, until EOF */
+	if (!was_gone)
+		session_wake_main(s);
 }
 
 /* Reads the socket again, now that the queue to the child has room. */

@@ -138,6 +138,7 @@ int		 net_write_one(struct net *, struct session *, struct lws *,
 void		 net_pong(struct session *, const void *, size_t);
 void		 net_gone(struct net *, struct session *);
 void		 net_established(struct session *);
+bool		 net_ping_timed_out(struct net *, struct session *);
 int		 net_connect(struct net *, struct session *);
 int		 net_start_lws(struct net *);
 

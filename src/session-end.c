@@ -116,9 +116,3 @@ session_client_result(struct session *s)
 		    srv->cfg->connect_shown, s->close_code, s->close_reason);
 	atomic_store(&srv->exit_status, st);
 }
-
-const char *
-session_closed_by_name(enum closed_by by)
-{
-	return closed_by_names[by];
-}

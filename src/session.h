@@ -204,7 +204,6 @@ void		 session_set_close(struct session *, enum closed_by, uint16_t,
 		     const char *);
 void		 session_set_final_close(struct session *, enum closed_by,
 		     uint16_t, const char *);
-const char	*session_closed_by_name(enum closed_by);
 void		 session_queue_record(struct session *, int, const char *,
 		     size_t);
 int		 session_write_input(struct session *, int);

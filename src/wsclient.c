@@ -328,51 +328,11 @@ add_header_line(struct lws *wsi, const char *line, unsigned char **p,
  * lws hangs up a peer silent past the idle policy without saying so; a
  * silence at least that long is how we tell it from a dropped connection.
  */
-static bool
+bool
 net_ping_timed_out(struct net *n, struct session *s)
 {
 	return n->idle_policy.secs_since_valid_hangup > 0 &&
 	    mono_sec() - s->last_rx >= n->idle_policy.secs_since_valid_hangup;
-}
-
-/* The socket is gone: tell the main side, once. */
-void
-net_gone(struct net *n, struct session *s)
-{
-	bool	 was_gone, up, ping = s->wsi != NULL &&
-	    net_ping_timed_out(n, s);
-
-	if (s->peer != NULL)
-		net_watch_hangup(n, s, false);	/* before the fd is closed */
-	session_lock(s);
-	was_gone = session_is_gone(s);
-	up = session_is_upgraded(s);
-	if (s->close == CLOSE_STOPPING)
-		session_set_final_close(s, CLOSED_SERVER, 1006,
-		    "server stopped; no room for its close");
-	else if (up && (s->half == HALF_WAITING ||
-	    s->half == HALF_WAIT_OVER) && !close_is_out(s) && !ping)
-		/*
-		 * --eof-wait: websocketd ends a session whose program exited
-		 * with a TCP close, no close frame. All we sent went out and
-		 * all it said came in: "end of input" stays the record, as it
-		 * was when we closed at once.
-		 */
-		log_debug("session=%llu the server hung up during --eof-wait",
-		    (unsigned long long)s->id);
-	else if (up)
-		session_set_final_close(s, CLOSED_NETWORK, 1006, ping ?
-		    "ping timeout" : "connection lost");
-	else if (n->srv->cfg->connect_url != NULL)
-		session_set_close(s, CLOSED_NETWORK, 1006,
-		    "no WebSocket handshake from the server");
-	session_gone(s);
-	session_unlock(s);
-	s->wsi = NULL;
-	s->peer = NULL;
-	net_resume_stdout(n, s);	/* read on, to drop, until EOF */
-	if (!was_gone)
-		session_wake_main(s);
 }
 
 /* Client: --header lines, and the request for half-close. */
@@ -413,17 +373,6 @@ net_client_check_response(struct session *s, struct lws *wsi)
 	/* Before the upgrade, as half_close: main reads it after. */
 	s->pty_agreed = lws_hdr_copy(wsi, proto, sizeof proto,
 	    WSI_TOKEN_PROTOCOL) > 0 && strcmp(proto, PTY_SUBPROTOCOL) == 0;
-}
-
-/* The handshake is done, either way round: the main side may spawn. */
-void
-net_established(struct session *s)
-{
-	s->last_rx = mono_sec();
-	session_lock(s);
-	session_upgraded(s);
-	session_unlock(s);
-	session_wake_main(s);
 }
 
 static void
