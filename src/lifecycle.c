@@ -109,7 +109,7 @@ input_resume(struct session *s)
 	return true;
 }
 
-/* Locked: the peer sends no more (half-close, its close, or it left). */
+/* Locked: the peer sends no more (its half-close, or it left). */
 void
 input_end(struct session *s)
 {
