@@ -15,7 +15,6 @@
 #include <sys/queue.h>
 #include <sys/wait.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <event2/event.h>
 

@@ -28,10 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/resource.h>
-#include <sys/socket.h>
 #include <unistd.h>
-#include <linux/sock_diag.h>
 
 #include <zlib.h>
 
@@ -40,8 +37,6 @@
 #include <libwebsockets.h>
 
 #include "config.h"
-#include "framing.h"
-#include "http.h"
 #include "log.h"
 #include "monotime.h"
 #include "net.h"

@@ -6,32 +6,20 @@
  * outpoll; main asks for stdin's EOF and hears when stdout ended.
  */
 #include <errno.h>
-#include <pthread.h>
-#include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
-#include <linux/sock_diag.h>
-
-#include <zlib.h>
 
 #include <event2/buffer.h>
-#include <event2/event.h>
-#include <libwebsockets.h>
 
 #include "config.h"
 #include "framing.h"
-#include "http.h"
 #include "log.h"
-#include "monotime.h"
-#include "net.h"
 #include "netpriv.h"
-#include "peer.h"
 #include "ptyctl.h"
 #include "server.h"
 #include "session.h"

@@ -4,33 +4,20 @@
  * a burst of frames we frame ourselves, compressed with --deflate
  * (net_write_batch, deflate_record) and sent with one send().
  */
-#include <errno.h>
-#include <pthread.h>
-#include <signal.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
-#include <unistd.h>
 #include <linux/sock_diag.h>
 
 #include <zlib.h>
 
 #include <event2/buffer.h>
-#include <event2/event.h>
 #include <libwebsockets.h>
 
-#include "config.h"
 #include "framing.h"
-#include "http.h"
 #include "log.h"
-#include "monotime.h"
-#include "net.h"
 #include "netpriv.h"
 #include "peer.h"
-#include "server.h"
 #include "session.h"
 
 static int	 deflate_record(struct net *, struct session *);

@@ -5,21 +5,10 @@
  * and the response we check, receiving and writing through lws.
  */
 #include <errno.h>
-#include <pthread.h>
-#include <signal.h>
-#include <stdatomic.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <sys/resource.h>
-#include <sys/socket.h>
-#include <unistd.h>
-#include <linux/sock_diag.h>
-
-#include <zlib.h>
 
 #include <event2/buffer.h>
-#include <event2/event.h>
 #include <libwebsockets.h>
 
 #include "config.h"
@@ -27,9 +16,7 @@
 #include "http.h"
 #include "log.h"
 #include "monotime.h"
-#include "net.h"
 #include "netpriv.h"
-#include "peer.h"
 #include "ptyquery.h"
 #include "server.h"
 #include "session.h"

@@ -13,16 +13,11 @@
  * inflating, and the per-session timer for --pingms and deadlines.
  */
 #include <errno.h>
-#include <pthread.h>
-#include <signal.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
-#include <linux/sock_diag.h>
 
 #include <zlib.h>
 
@@ -32,10 +27,8 @@
 
 #include "config.h"
 #include "framing.h"
-#include "http.h"
 #include "log.h"
 #include "monotime.h"
-#include "net.h"
 #include "netpriv.h"
 #include "peer.h"
 #include "server.h"
