@@ -1,7 +1,10 @@
 /*
  * A session is one WebSocket and the child behind it: the only object both
  * threads touch. Everything under "shared" is read and written only with
- * the session's lock held; the rest belongs to one thread, as marked.
+ * the session's lock held; the rest belongs to one thread, as marked. Its
+ * life is the states of lifecycle.h (state, input, output, main_state,
+ * rx_state, close, half), changed only by lifecycle.c; the few booleans
+ * left are what was agreed at the handshake and which lists it is on.
  */
 #ifndef WSB_SESSION_H
 #define WSB_SESSION_H
