@@ -14,6 +14,7 @@
 
 #include <event2/event.h>
 
+struct children;
 struct server;
 struct session;
 
