@@ -112,7 +112,6 @@ net_send_close(struct session *s, struct lws *wsi, uint16_t code,
 {
 	unsigned char	 buf[LWS_PRE + 2 + CLOSE_REASON_MAX];
 	size_t		 rlen = strlen(reason);
-	bool		 resume;
 
 	if (rlen > CLOSE_REASON_MAX)
 		rlen = CLOSE_REASON_MAX;
@@ -122,13 +121,12 @@ net_send_close(struct session *s, struct lws *wsi, uint16_t code,
 	if (lws_write(wsi, buf + LWS_PRE, 2 + rlen, WRITE_CLOSE) < 0)
 		return -1;
 	close_frame_out(s);
+	/* What comes now is read and dropped: a held socket is read again. */
 	session_lock(s);
-	resume = input_resume(s);
+	input_resume(s);
 	session_unlock(s);
-	if (resume || s->rx_state == RX_HELD) {
-		rx_release(s);
+	if (rx_release(s))
 		lws_rx_flow_control(wsi, 1);
-	}
 	lws_set_timeout(wsi, PENDING_TIMEOUT_CLOSE_ACK, 5);
 	return 1;
 }
